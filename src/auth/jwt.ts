@@ -1,0 +1,77 @@
+// Signing and verifying the API's bearer tokens: HS256 only, exp required, claims checked.
+import jwt from "jsonwebtoken";
+
+export const JWT_ISSUER = "prospectflow-api";
+export const JWT_AUDIENCE = "prospectflow-api";
+const ALGORITHM = "HS256";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface TokenClaims {
+  /** The signed-in user (JWT `sub`). */
+  userId: string;
+  /** The organisation this token acts in. */
+  organisationId: string;
+}
+
+/** Why a token was refused; sent to the client as `extensions.reason`. */
+export type TokenRejection = "malformed" | "expired" | "invalid_signature" | "invalid_claims";
+
+export type VerifyResult =
+  | { ok: true; claims: TokenClaims }
+  | { ok: false; reason: TokenRejection; message: string };
+
+export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: number): string {
+  return jwt.sign({ organisation_id: claims.organisationId }, secret, {
+    algorithm: ALGORITHM,
+    subject: claims.userId,
+    expiresIn: lifetimeSeconds,
+    issuer: JWT_ISSUER,
+    audience: JWT_AUDIENCE,
+  });
+}
+
+export function verifyToken(token: string, secret: string): VerifyResult {
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, {
+      algorithms: [ALGORITHM],
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+    });
+  } catch (error) {
+    if (error instanceof jwt.TokenExpiredError) {
+      return { ok: false, reason: "expired", message: "The token has expired; sign in again." };
+    }
+    if (error instanceof jwt.JsonWebTokenError) {
+      const malformed = ["jwt malformed", "invalid token", "jwt must be provided"].includes(error.message) ||
+        error.message.startsWith("Unexpected token") ||
+        error.message.includes("JSON");
+      return malformed
+        ? { ok: false, reason: "malformed", message: "The token is not a well-formed JWT." }
+        : { ok: false, reason: "invalid_signature", message: "The token's signature or issuer is not valid." };
+    }
+    if (error instanceof jwt.NotBeforeError) {
+      return { ok: false, reason: "invalid_claims", message: "The token is not valid yet." };
+    }
+    throw error;
+  }
+  if (typeof payload === "string") {
+    return { ok: false, reason: "malformed", message: "The token's payload is not a JSON object." };
+  }
+  if (typeof payload.exp !== "number") {
+    return { ok: false, reason: "invalid_claims", message: "The token has no expiry (exp claim)." };
+  }
+  const userId = payload.sub;
+  const organisationId = (payload as { organisation_id?: unknown }).organisation_id;
+  if (typeof userId !== "string" || !UUID.test(userId)) {
+    return { ok: false, reason: "invalid_claims", message: "The token's sub claim must be a user UUID." };
+  }
+  if (typeof organisationId !== "string" || !UUID.test(organisationId)) {
+    return {
+      ok: false,
+      reason: "invalid_claims",
+      message: "The token's organisation_id claim must be an organisation UUID.",
+    };
+  }
+  return { ok: true, claims: { userId, organisationId } };
+}

@@ -1,0 +1,31 @@
+// `npm run migrate -- <graphile-migrate command>`: graphile-migrate against this project's
+// database (the embedded one is started or reused), e.g. `npm run migrate -- commit -m "add tasks"`.
+import { ConfigError, loadConfig } from "../config.ts";
+import { connectDatabase } from "../db/bootstrap.ts";
+import { spawnGraphileMigrate } from "../db/graphile-migrate-cli.ts";
+import { prepareRolesAndDatabase } from "../db/prepare-database.ts";
+import { createLogger } from "../logger.ts";
+
+async function main(): Promise<number> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  const database = await connectDatabase(config, logger);
+  try {
+    const { urls } = database;
+    if (urls.rootUrl !== undefined) await prepareRolesAndDatabase({ ...urls, rootUrl: urls.rootUrl }, logger);
+    const child = spawnGraphileMigrate(process.argv.slice(2), urls);
+    return await new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+  } finally {
+    await database.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      error instanceof ConfigError ? `${error.message}\n` : `migrate failed: ${(error as Error).message}\n`,
+    );
+    process.exit(1);
+  },
+);

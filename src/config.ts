@@ -1,0 +1,194 @@
+// Configuration: the environment parsed and validated once, at start, into a typed object.
+// Nothing else in the project reads process.env.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export type DatabaseConfig =
+  | { kind: "embedded" }
+  | {
+      kind: "external";
+      /** Superuser; used only to create roles, the database and extensions. */
+      rootUrl: string | undefined;
+      /** Owner of the database; runs migrations. */
+      ownerUrl: string;
+      /** The server's pool logs in as this role (NOINHERIT, no rights of its own). */
+      authenticatorUrl: string;
+      /** Scratch database for `graphile-migrate commit` in development. */
+      shadowUrl: string | undefined;
+    };
+
+export interface Config {
+  nodeEnv: "development" | "production" | "test";
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Folder for local state: embedded PostgreSQL data, the development JWT secret. */
+  dataDir: string;
+  database: DatabaseConfig;
+  /** From JWT_SECRET; undefined means "generate one under dataDir" (development only). */
+  jwtSecret: string | undefined;
+  /** Lifetime of tokens this server signs, in seconds. */
+  jwtLifetimeSeconds: number;
+  /** Load demo organisations when the database has none. */
+  loadDemoData: boolean;
+  graphiql: boolean;
+  pool: {
+    max: number;
+    connectionTimeoutMs: number;
+    idleTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (
+        (url.protocol === "postgres:" || url.protocol === "postgresql:") &&
+        url.username !== "" &&
+        url.pathname.length > 1
+      );
+    } catch {
+      return false;
+    }
+  }, "must be a URL like postgres://user:password@host:5432/database (user and database name required)");
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const booleanFlag = z
+  .enum(["1", "0", "true", "false", "on", "off", "yes", "no"])
+  .transform((value) => ["1", "true", "on", "yes"].includes(value))
+  .optional();
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const environmentSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PORT: integer(1, 65535).default(5678),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DATA_DIR: optionalString,
+  ROOT_DATABASE_URL: postgresUrl.optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  AUTH_DATABASE_URL: postgresUrl.optional(),
+  SHADOW_DATABASE_URL: postgresUrl.optional(),
+  JWT_SECRET: optionalString,
+  JWT_LIFETIME_SECONDS: integer(60, 60 * 60 * 24 * 30).default(60 * 60 * 12),
+  DEMO_DATA: booleanFlag,
+  GRAPHIQL: booleanFlag,
+  DATABASE_POOL_MAX: integer(1, 1000).default(10),
+  DATABASE_CONNECTION_TIMEOUT_MS: integer(100, 120_000).default(5_000),
+  DATABASE_IDLE_TIMEOUT_MS: integer(1_000, 3_600_000).default(30_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000).default(15_000),
+});
+
+/** Minimum length of a production JWT secret, in bytes (HS256 wants at least 256 bits). */
+export const MIN_JWT_SECRET_BYTES = 32;
+
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  // Empty variables count as unset, as they do in most shells' `VAR= cmd` idiom.
+  const present = Object.fromEntries(
+    Object.entries(environment).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".")}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}`);
+  }
+  const env = parsed.data;
+  const isProduction = env.NODE_ENV === "production";
+
+  const database = resolveDatabaseConfig(env);
+
+  if (isProduction) {
+    if (database.kind === "embedded") {
+      throw new ConfigError(
+        "NODE_ENV=production needs an external database: set DATABASE_URL and AUTH_DATABASE_URL.",
+      );
+    }
+    if (env.JWT_SECRET === undefined || Buffer.byteLength(env.JWT_SECRET) < MIN_JWT_SECRET_BYTES) {
+      throw new ConfigError(
+        `NODE_ENV=production needs JWT_SECRET of at least ${MIN_JWT_SECRET_BYTES} bytes ` +
+          "(for example: openssl rand -base64 48).",
+      );
+    }
+  } else if (env.JWT_SECRET !== undefined && Buffer.byteLength(env.JWT_SECRET) < MIN_JWT_SECRET_BYTES) {
+    throw new ConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes long.`);
+  }
+
+  return {
+    nodeEnv: env.NODE_ENV,
+    isProduction,
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    dataDir: path.resolve(projectRoot, env.DATA_DIR ?? ".data"),
+    database,
+    jwtSecret: env.JWT_SECRET,
+    jwtLifetimeSeconds: env.JWT_LIFETIME_SECONDS,
+    loadDemoData: env.DEMO_DATA ?? !isProduction,
+    graphiql: env.GRAPHIQL ?? !isProduction,
+    pool: {
+      max: env.DATABASE_POOL_MAX,
+      connectionTimeoutMs: env.DATABASE_CONNECTION_TIMEOUT_MS,
+      idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+  };
+}
+
+function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>): DatabaseConfig {
+  const anyExternal =
+    env.ROOT_DATABASE_URL ?? env.DATABASE_URL ?? env.AUTH_DATABASE_URL ?? env.SHADOW_DATABASE_URL;
+  if (anyExternal === undefined) return { kind: "embedded" };
+
+  if (env.DATABASE_URL === undefined || env.AUTH_DATABASE_URL === undefined) {
+    throw new ConfigError(
+      "An external database needs both DATABASE_URL (owner, runs migrations) and " +
+        "AUTH_DATABASE_URL (authenticator, serves requests); unset all database variables to use " +
+        "the embedded PostgreSQL instead.",
+    );
+  }
+  const owner = new URL(env.DATABASE_URL);
+  const authenticator = new URL(env.AUTH_DATABASE_URL);
+  if (owner.username === authenticator.username) {
+    throw new ConfigError(
+      "AUTH_DATABASE_URL must log in as a different role than DATABASE_URL: the server never " +
+        "serves requests as the database owner.",
+    );
+  }
+  if (owner.pathname !== authenticator.pathname) {
+    throw new ConfigError("DATABASE_URL and AUTH_DATABASE_URL must name the same database.");
+  }
+  if (env.SHADOW_DATABASE_URL !== undefined) {
+    const shadow = new URL(env.SHADOW_DATABASE_URL);
+    if (shadow.pathname === owner.pathname && shadow.host === owner.host) {
+      throw new ConfigError("SHADOW_DATABASE_URL must name a different database than DATABASE_URL.");
+    }
+  }
+  return {
+    kind: "external",
+    rootUrl: env.ROOT_DATABASE_URL,
+    ownerUrl: env.DATABASE_URL,
+    authenticatorUrl: env.AUTH_DATABASE_URL,
+    shadowUrl: env.SHADOW_DATABASE_URL,
+  };
+}

@@ -1,0 +1,51 @@
+// Runs graphile-migrate from code with the settings in .gmrc and the URLs chosen at start.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Logger as GraphileLogger } from "@graphile/logger";
+import graphileMigrate, { type Settings } from "graphile-migrate";
+import JSON5 from "json5";
+import { projectRoot } from "../config.ts";
+import type { Logger } from "../logger.ts";
+import type { DatabaseUrls } from "./connection-urls.ts";
+
+// graphile-migrate is CommonJS; its named exports are reached through the default export.
+const { migrate, status, watch } = graphileMigrate;
+
+export const migrationsFolder = path.join(projectRoot, "migrations");
+
+/** graphile-migrate settings: .gmrc, plus connection strings and our logger. */
+export function migrationSettings(urls: DatabaseUrls, logger: Logger): Settings {
+  const fromFile = JSON5.parse(readFileSync(path.join(projectRoot, ".gmrc"), "utf8")) as Settings;
+  const levels: Record<string, "error" | "warn" | "info" | "debug"> = {
+    error: "error",
+    warning: "warn",
+    info: "info",
+    debug: "debug",
+  };
+  return {
+    ...fromFile,
+    connectionString: urls.ownerUrl,
+    shadowConnectionString: urls.shadowUrl,
+    rootConnectionString: urls.rootUrl ?? "template1",
+    migrationsFolder,
+    logger: new GraphileLogger((scope) => (level, message, meta) => {
+      logger[levels[level] ?? "info"]({ ...scope, ...meta, component: "graphile-migrate" }, message);
+    }),
+  };
+}
+
+/** Applies every committed migration not yet applied; a no-op when there are none. */
+export async function runCommittedMigrations(urls: DatabaseUrls, logger: Logger): Promise<void> {
+  await migrate(migrationSettings(urls, logger));
+}
+
+/** Runs migrations/current.sql once (what `graphile-migrate watch --once` does). */
+export async function runCurrentMigrationOnce(urls: DatabaseUrls, logger: Logger): Promise<void> {
+  await watch(migrationSettings(urls, logger), true);
+}
+
+/** Names of committed migrations the database has not applied yet. */
+export async function pendingMigrations(urls: DatabaseUrls, logger: Logger): Promise<string[]> {
+  const result = await status(migrationSettings(urls, logger));
+  return result.remainingMigrations ?? [];
+}

@@ -1,0 +1,29 @@
+// Entry point of `npm run dev`: the server with PostGraphile's schema watch, plus
+// `graphile-migrate watch` re-running migrations/current.sql on every save.
+import { loadConfig } from "./config.ts";
+import { spawnGraphileMigrate } from "./db/graphile-migrate-cli.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { printWelcome, reportStartupFailure, stopOnSignals } from "./process-lifecycle.ts";
+import { startServer } from "./server.ts";
+
+async function dev(): Promise<void> {
+  let logger: Logger | undefined;
+  try {
+    const config = loadConfig(process.env);
+    logger = createLogger(config.logLevel);
+    const server = await startServer(config, logger, { watchSchema: true });
+    const migrateWatch = spawnGraphileMigrate(["watch"], server.database.urls);
+    const childExited = new Promise<void>((resolve) => migrateWatch.once("exit", () => resolve()));
+    stopOnSignals(async () => {
+      migrateWatch.kill("SIGTERM");
+      await childExited;
+      await server.close();
+    }, logger);
+    printWelcome(server, config);
+    process.stdout.write("  Watching migrations/current.sql: save it and GraphiQL picks up the change.\n\n");
+  } catch (error) {
+    reportStartupFailure(error, logger);
+  }
+}
+
+await dev();

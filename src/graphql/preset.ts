@@ -1,0 +1,64 @@
+// The PostGraphile V5 preset: which schemas become the API, how names are inflected, how each
+// request's verified identity becomes transaction settings, and how errors are masked.
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type pg from "pg";
+import { makePgService } from "postgraphile/adaptors/pg";
+import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { pgSettingsFor } from "../auth/request-authentication.ts";
+import { VISITOR_ROLE } from "../db/roles.ts";
+import { maskError } from "./errors.ts";
+import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
+import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
+
+/** The schemas PostGraphile exposes; private schemas (app_hidden, app_private) never are. */
+export const EXPOSED_SCHEMAS = ["iam", "crm"];
+
+export interface PresetOptions {
+  /** The authenticator's pool: the only connection requests ever use. */
+  authenticatorPool: pg.Pool;
+  /** Development watch mode: rebuild the schema when the database changes (needs a superuser URL). */
+  watch: { superuserUrl: string } | undefined;
+  graphiql: boolean;
+  statementTimeoutMs: number;
+}
+
+export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    plugins: [TenantSmartTagsPlugin, TenantInflectionPlugin, NotFoundOnEmptyMutationPlugin],
+    disablePlugins: ["NodePlugin"],
+    pgServices: [
+      makePgService({
+        pool: options.authenticatorPool,
+        schemas: EXPOSED_SCHEMAS,
+        // Introspect as the visitor: what it cannot select or write is left out of the schema.
+        pgSettingsForIntrospection: { role: VISITOR_ROLE },
+        ...(options.watch ? { superuserConnectionString: options.watch.superuserUrl } : {}),
+      }),
+    ],
+    gather: {
+      installWatchFixtures: options.watch !== undefined,
+    },
+    grafast: {
+      // Never: explain output would send SQL text to clients.
+      explain: false,
+      context(requestContext, args) {
+        const authentication = requestContext.expressv4?.req.prospectflowAuthentication;
+        return {
+          pgSettings: {
+            ...args.contextValue?.pgSettings,
+            ...pgSettingsFor(authentication, options.statementTimeoutMs),
+          },
+        };
+      },
+    },
+    grafserv: {
+      graphqlPath: "/graphql",
+      graphiql: options.graphiql,
+      graphiqlPath: "/graphiql",
+      graphiqlOnGraphQLGET: false,
+      watch: options.watch !== undefined,
+      maskError,
+    },
+  };
+}

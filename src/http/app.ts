@@ -1,0 +1,56 @@
+// The HTTP surface: /graphql (bearer tokens verified first), GraphiQL in development, health checks.
+import { createServer, type Server } from "node:http";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type pg from "pg";
+import type { PostGraphileInstance } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import { authenticateRequests } from "../auth/request-authentication.ts";
+import type { Logger } from "../logger.ts";
+
+export interface HttpServerOptions {
+  pgl: PostGraphileInstance;
+  authenticatorPool: pg.Pool;
+  jwtSecret: string;
+  logger: Logger;
+}
+
+export async function createHttpServer(options: HttpServerOptions): Promise<Server> {
+  const { pgl, authenticatorPool, jwtSecret, logger } = options;
+  const app = express();
+  app.disable("x-powered-by");
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await authenticatorPool.query("select 1");
+      res.json({ status: "ready", database: "ok" });
+    } catch (error) {
+      logger.warn({ err: error }, "readiness check failed");
+      res.status(503).json({ status: "unavailable", database: "unreachable" });
+    }
+  });
+
+  app.use("/graphql", authenticateRequests(jwtSecret));
+
+  const server = createServer(app);
+  const serv = pgl.createServ(grafserv);
+  await serv.addTo(app, server);
+
+  app.use((_req, res) => {
+    res.status(404).json({ errors: [{ message: "Not found", extensions: { code: "NOT_FOUND" } }] });
+  });
+  // Anything that escapes a handler: logged in full here, never sent to the client.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    logger.error({ err: error }, "unhandled HTTP error");
+    const status = (error as { status?: number }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      res.status(status).json({ errors: [{ message: "Bad request", extensions: { code: "INVALID_INPUT" } }] });
+      return;
+    }
+    res.status(500).json({ errors: [{ message: "Internal error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+  });
+  return server;
+}
