@@ -81,7 +81,7 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().trim().min(1).default("127.0.0.1"),
-  PORT: integer(1, 65535).default(5678),
+  PORT: integer(0, 65535).default(5678),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DATA_DIR: optionalString,
   ROOT_DATABASE_URL: postgresUrl.optional(),

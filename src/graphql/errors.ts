@@ -132,25 +132,27 @@ export function describeError(error: GraphQLError): SafeDescription | undefined 
 }
 
 export function maskError(error: GraphQLError): GraphQLError {
-  // GraphQL's own validation and coercion errors (a malformed UUID literal, an unknown field) are
-  // safe: they describe the request, not the server. They get a code too.
-  if (error.originalError === undefined || error.originalError === null) {
+  // Errors about the request itself (a malformed UUID variable, a wrong argument) are safe: they
+  // describe what the client sent, not the server. They pass through with a code.
+  const original = error.originalError;
+  if (original === undefined || original === null || original instanceof GraphQLError) {
     if (error.extensions?.code !== undefined) return error;
-    return new GraphQLError(error.message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      extensions: { ...error.extensions, code: ErrorCode.INVALID_INPUT },
-    });
+    const code = /^Cannot return null for non-nullable field/.test(error.message)
+      ? "INTERNAL_SERVER_ERROR"
+      : ErrorCode.INVALID_INPUT;
+    return withCode(error, error.message, code);
   }
   const described = describeError(error);
   if (described === undefined) return defaultMaskError(error);
-  return new GraphQLError(described.message, {
+  return withCode(error, described.message, described.code);
+}
+
+function withCode(error: GraphQLError, message: string, code: string): GraphQLError {
+  return new GraphQLError(message, {
     nodes: error.nodes,
     source: error.source,
     positions: error.positions,
     path: error.path,
-    extensions: { code: described.code },
+    extensions: { code },
   });
 }
