@@ -6,7 +6,7 @@ import graphileMigrate, { type Settings } from "graphile-migrate";
 import JSON5 from "json5";
 import { projectRoot } from "../config.ts";
 import type { Logger } from "../logger.ts";
-import type { DatabaseUrls } from "./connection-urls.ts";
+import { databaseNameOf, withDatabase, type DatabaseUrls } from "./connection-urls.ts";
 
 // graphile-migrate is CommonJS; its named exports are reached through the default export.
 const { migrate, status, watch } = graphileMigrate;
@@ -25,7 +25,9 @@ export function migrationSettings(urls: DatabaseUrls, logger: Logger): Settings 
   return {
     ...fromFile,
     connectionString: urls.ownerUrl,
-    shadowConnectionString: urls.shadowUrl,
+    // `status` and `watch` validate that a shadow URL is set even though they never connect to
+    // it; without SHADOW_DATABASE_URL we name the conventional one (`commit` still needs it to exist).
+    shadowConnectionString: urls.shadowUrl ?? withDatabase(urls.ownerUrl, `${databaseNameOf(urls.ownerUrl)}_shadow`),
     rootConnectionString: urls.rootUrl ?? "template1",
     migrationsFolder,
     logger: new GraphileLogger((scope) => (level, message, meta) => {
