@@ -61,6 +61,34 @@ async function loadBinaries(): Promise<Binaries> {
   }
 }
 
+/**
+ * As root, PostgreSQL runs as the postgres user, who must be able to execute the binaries. A
+ * checkout under a mode-700 folder (e.g. /root) hides node_modules from it: then the package's
+ * native folder is copied once to /var/tmp (atomically, keyed by its path and version).
+ */
+async function reachableBinaries(binaries: Binaries, owner: ProcessOwner | undefined, logger: Logger): Promise<Binaries> {
+  const nativeDirectory = path.dirname(path.dirname(binaries.initdb));
+  if (owner === undefined || (await isTraversableByOthers(nativeDirectory))) return binaries;
+  const packageJson = JSON.parse(await fs.readFile(path.join(nativeDirectory, "..", "package.json"), "utf8")) as {
+    version: string;
+  };
+  const digest = createHash("sha256").update(`${nativeDirectory}@${packageJson.version}`).digest("hex").slice(0, 12);
+  const copy = path.join("/var/tmp", `prospectflow-postgres-binaries-${digest}`);
+  if (!existsSync(path.join(copy, "bin", "initdb"))) {
+    logger.warn({ from: nativeDirectory, to: copy }, "the postgres system user cannot reach node_modules; copying the PostgreSQL binaries");
+    const staging = `${copy}.${process.pid}.tmp`;
+    await fs.rm(staging, { recursive: true, force: true });
+    await fs.cp(nativeDirectory, staging, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(staging, 0o755);
+    await fs.rename(staging, copy).catch(async (error: NodeJS.ErrnoException) => {
+      // Another process finished the same copy first.
+      await fs.rm(staging, { recursive: true, force: true });
+      if (!existsSync(path.join(copy, "bin", "initdb"))) throw error;
+    });
+  }
+  return { initdb: path.join(copy, "bin", "initdb"), pg_ctl: path.join(copy, "bin", "pg_ctl") };
+}
+
 interface ProcessOwner {
   uid: number;
   gid: number;
@@ -216,8 +244,8 @@ export async function startEmbeddedPostgres(options: {
   clusterDirectory?: string;
 }): Promise<EmbeddedPostgres> {
   const { logger } = options;
-  const binaries = await loadBinaries();
   const owner = await processOwner();
+  const binaries = await reachableBinaries(await loadBinaries(), owner, logger);
   const clusterDirectory =
     options.clusterDirectory ?? (await chooseClusterDirectory(options.dataDir, owner, logger));
 
