@@ -13,7 +13,7 @@ const tables = await listTables(owner);
 const servingRoles = [testDatabase().authenticatorRole, VISITOR_ROLE, ANONYMOUS_ROLE];
 
 /** Indexes that serve a global (cross-tenant) lookup on purpose, and so do not lead with organisation_id. */
-const GLOBAL_LOOKUP_INDEXES = ["iam.idx_org_users_user_id"];
+const GLOBAL_LOOKUP_INDEXES = ["iam.idx_org_users_user_id", "tracking.idx_pixels_token"];
 
 afterAll(async () => {
   await owner.end();

@@ -15,6 +15,7 @@ export const ErrorCode = {
   ALREADY_EXISTS: "ALREADY_EXISTS",
   REFERENCE_MISSING: "REFERENCE_MISSING",
   INVALID_INPUT: "INVALID_INPUT",
+  INVALID_TRANSITION: "INVALID_TRANSITION",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -32,12 +33,14 @@ interface SafeDescription {
   message: string;
 }
 
-/** Our own SQLSTATEs (class PT) raised by app_hidden's tenant helpers; their messages are written for clients. */
+/** Our own SQLSTATEs (class PT) raised by the database's helpers and functions; their messages are written for clients. */
 const TENANT_ERRORS: Record<string, ErrorCode> = {
   PT001: ErrorCode.TENANT_MISSING,
   PT002: ErrorCode.TENANT_INVALID,
   PT003: ErrorCode.NOT_A_MEMBER,
   PT004: ErrorCode.FORBIDDEN,
+  PT010: ErrorCode.INVALID_TRANSITION,
+  PT011: ErrorCode.NOT_FOUND,
 };
 
 const INVALID_INPUT_STATES = new Set([
@@ -95,6 +98,8 @@ function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | un
         ? ` (violates ${constraint})`
         : state === "23502" && column
           ? ` (${column} is required)`
+          : state === "22023"
+            ? `: ${message.replace(/^Invalid input:\s*/, "")}`
           : state === "22P02" || state === "22007" || state === "22008" || state === "22003"
             ? `: ${message.replace(/"[^"]*"/g, "value")}`
             : state === "22001"

@@ -11,7 +11,7 @@ import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
 import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
 
 /** The schemas PostGraphile exposes; private schemas (app_hidden, app_private) never are. */
-export const EXPOSED_SCHEMAS = ["iam", "crm"];
+export const EXPOSED_SCHEMAS = ["iam", "crm", "outreach", "tracking"];
 
 export interface PresetOptions {
   /** The authenticator's pool: the only connection requests ever use. */

@@ -3,7 +3,8 @@
 // - type and field names carry no schema prefix (`Person`, `people`, not `CrmPerson`);
 // - the `id` column is the row's UUID (`id`, not `rowId`), the Node interface is not used;
 // - a table whose primary key is (organisation_id, id) is fetched, updated and deleted by `id`
-//   alone (`person(id:)`, `updatePerson`, `deletePerson`): RLS supplies the organisation;
+//   alone (`person(id:)`, `updatePerson`, `deletePerson`): RLS supplies the organisation; keys
+//   that include organisation_id get no lookup or mutation fields of their own;
 // - relations are named by their non-tenant columns (`person`, `positions`), not
 //   `positionsByOrganisationIdAndPersonId`;
 // - `organisation_id` never appears in create or update inputs (the column defaults from the
@@ -25,9 +26,11 @@ function hasTenantPrimaryKey(pgClass: PgClass): boolean {
   return columnNames(pgClass, primaryKey.conkey).join(",") === `${TENANT_COLUMN},id`;
 }
 
-function isTenantPrimaryKey(constraint: PgConstraint): boolean {
+/** A primary key or unique constraint that includes organisation_id, which clients never send. */
+function isKeyWithTenantColumn(constraint: PgConstraint): boolean {
   const pgClass = constraint.getClass();
-  return constraint.contype === "p" && pgClass !== undefined && hasTenantPrimaryKey(pgClass);
+  if (pgClass === undefined || (constraint.contype !== "p" && constraint.contype !== "u")) return false;
+  return columnNames(pgClass, constraint.conkey).includes(TENANT_COLUMN);
 }
 
 /** The virtual unique key on `id` that the smart tags below add to tenant tables. */
@@ -46,8 +49,9 @@ export const TenantSmartTagsPlugin = pgSmartTags(
       tags: { unique: "id" },
     },
     {
+      // No `…ByOrganisationIdAnd…` lookups or mutations: rows are reached by id, or by filtering.
       kind: "constraint",
-      match: isTenantPrimaryKey,
+      match: isKeyWithTenantColumn,
       tags: { behavior: "-single -update -delete" },
     },
     {

@@ -6,6 +6,7 @@ import type { PostGraphileInstance } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticateRequests } from "../auth/request-authentication.ts";
 import type { Logger } from "../logger.ts";
+import { trackingPixel } from "./tracking-pixel.ts";
 
 export interface HttpServerOptions {
   pgl: PostGraphileInstance;
@@ -32,6 +33,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
       res.status(503).json({ status: "unavailable", database: "unreachable" });
     }
   });
+
+  app.get("/t/:token.gif", trackingPixel(authenticatorPool, logger));
 
   app.use("/graphql", authenticateRequests(jwtSecret));
 

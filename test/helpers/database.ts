@@ -79,3 +79,52 @@ export async function sqlstateOf(promise: Promise<unknown>): Promise<string> {
   }
   throw new Error("expected the statement to fail, but it succeeded");
 }
+
+export interface MemberSession {
+  /** Runs one statement in its own committed transaction, as this member (like one request). */
+  query<R extends pg.QueryResultRow = Record<string, any>>( // eslint-disable-line @typescript-eslint/no-explicit-any -- row shapes vary per statement
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+export function memberSession(pool: pg.Pool, member: { organisationId: string; userId: string }): MemberSession {
+  return {
+    async query(text, values) {
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        await client.query(
+          "select set_config('role', $1, true), set_config('app.organisation_id', $2, true), set_config('app.user_id', $3, true)",
+          [VISITOR_ROLE, member.organisationId, member.userId],
+        );
+        const result = await client.query(text, values);
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+/** Companies, people and positions for an organisation; returns the position ids. Runs as the owner. */
+export async function createPositions(owner: pg.Pool, organisationId: string, count: number): Promise<string[]> {
+  const { rows } = await owner.query<{ id: string }>(
+    `with company as (
+       insert into crm.companies (organisation_id, name) values ($1, 'Prospect company') returning id
+     ), people as (
+       insert into crm.people (organisation_id, email)
+       select $1, format('prospect-%s-%s@example.test', n, md5(random()::text)) from generate_series(1, $2) n
+       returning id
+     )
+     insert into crm.positions (organisation_id, person_id, company_id, email)
+     select $1, people.id, company.id, format('work-%s@example.test', md5(random()::text)) from people, company
+     returning id`,
+    [organisationId, count],
+  );
+  return rows.map((r) => r.id);
+}
