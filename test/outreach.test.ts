@@ -46,14 +46,14 @@ async function createCampaign(
   status = "active",
 ): Promise<Campaign> {
   const { rows } = await session.query("insert into outreach.campaigns (name, status) values ('Campaign', $1) returning id", [status]);
-  const campaign: Campaign = { id: rows[0].id, steps: [] };
+  const campaign: Campaign = { id: rows[0]!.id, steps: [] };
   for (const step of steps) {
     const { rows: inserted } = await session.query(
       `insert into outreach.workflow_steps (campaign_id, step_index, delay_days, exit_on_reply, is_active)
        values ($1, $2, $3, $4, $5) returning id, step_index, delay_days`,
       [campaign.id, step.index, step.delayDays, step.exitOnReply ?? true, step.active ?? true],
     );
-    campaign.steps.push(inserted[0]);
+    campaign.steps.push(inserted[0] as Campaign["steps"][number]);
   }
   return campaign;
 }
@@ -82,7 +82,7 @@ describe("enrolment", () => {
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ state: "active", workflow_step_id: campaign.steps[1]!.id, status: "queued" });
-    expect(rows[0].delay).toEqual({ days: 3 });
+    expect(rows[0]!.delay).toEqual({ days: 3 });
   });
 
   it("is unique per campaign and position", async () => {
@@ -110,7 +110,7 @@ describe("enrolment", () => {
     );
     expect(
       await sqlstateOf(
-        member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 0)", [rows[0].id]),
+        member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 0)", [rows[0]!.id]),
       ),
     ).toBe("23514");
     expect(await sqlstateOf(member.query("update outreach.campaigns set status = 'running' where id = $1", [campaign.id]))).toBe("23514");
@@ -137,7 +137,7 @@ describe("A/B assignment", () => {
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'Subject test', 'running') returning id",
       [campaign.steps[0]!.id],
     );
-    const experimentId = experiments[0].id as string;
+    const experimentId = experiments[0]!.id as string;
     const { rows: variants } = await member.query(
       `insert into outreach.step_experiment_variants (step_experiment_id, key, weight)
        values ($1, 'A', 1), ($1, 'B', 3) returning id, key, weight`,
@@ -234,15 +234,15 @@ describe("task queue", () => {
       [enrollment],
     );
     expect(next).toHaveLength(1);
-    expect(next[0].workflow_step_id).toBe(campaign.steps[1]!.id);
-    expect(next[0].delay.days).toBe(1); // 2 days minus the milliseconds since: 1 day 23:59:59.9…
+    expect(next[0]!.workflow_step_id).toBe(campaign.steps[1]!.id);
+    expect(next[0]!.delay.days).toBe(1); // 2 days minus the milliseconds since: 1 day 23:59:59.9…
 
     // Make it due, and allow two attempts.
     await owner.query("update outreach.tasks set scheduled_for = now() - interval '1 second', max_attempts = 2 where enrollment_id = $1 and status = 'queued'", [enrollment]);
     const [second] = await claim();
     const retried = (await member.query("select *, scheduled_for - now() as wait from outreach.fail_task($1, 'SMTP 421')", [second!.id])).rows[0];
     expect(retried).toMatchObject({ status: "queued", attempts: 1, last_error: "SMTP 421", locked_by: null });
-    expect(retried.wait.minutes ?? 0).toBeGreaterThanOrEqual(1); // 2 minutes of backoff
+    expect(retried!.wait.minutes ?? 0).toBeGreaterThanOrEqual(1); // 2 minutes of backoff
     await owner.query("update outreach.tasks set scheduled_for = now() - interval '1 second' where id = $1", [second!.id]);
     const [again] = await claim();
     expect(again!.attempts).toBe(2);
@@ -250,7 +250,7 @@ describe("task queue", () => {
     expect(failed).toMatchObject({ status: "failed", attempts: 2, last_error: "SMTP 550" });
 
     // Transitions that are not allowed.
-    expect(await sqlstateOf(member.query("select outreach.complete_task($1)", [failed.id]))).toBe("PT010");
+    expect(await sqlstateOf(member.query("select outreach.complete_task($1)", [failed!.id]))).toBe("PT010");
     expect(await sqlstateOf(member.query("select outreach.complete_task($1)", [task!.id]))).toBe("PT010");
   });
 
@@ -269,7 +269,7 @@ describe("messages, replies and figures", () => {
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'x', 'running') returning id",
       [campaign.steps[0]!.id],
     );
-    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key) values ($1, 'A'), ($1, 'B')", [experiments[0].id]);
+    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key) values ($1, 'A'), ($1, 'B')", [experiments[0]!.id]);
     const [position] = await createPositions(owner, org.id, 1);
     const [enrollment] = await enrol(member, campaign.id, [position!]);
     const [task] = (await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])).rows;
@@ -286,17 +286,17 @@ describe("messages, replies and figures", () => {
       enrollment_id: enrollment,
       campaign_id: campaign.id,
       position_id: position,
-      step_experiment_id: experiments[0].id,
-      variant_id: assignment[0].variant_id,
+      step_experiment_id: experiments[0]!.id,
+      variant_id: assignment[0]!.variant_id,
     });
-    expect(sent[0].sent_at).not.toBeNull();
-    const { rows: pixels } = await member.query("select token from outreach.messages m join tracking.pixels p on p.message_id = m.id where m.id = $1", [sent[0].id]);
+    expect(sent[0]!.sent_at).not.toBeNull();
+    const { rows: pixels } = await member.query("select token from outreach.messages m join tracking.pixels p on p.message_id = m.id where m.id = $1", [sent[0]!.id]);
     expect(pixels).toHaveLength(1);
-    expect(pixels[0].token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(pixels[0]!.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
     await member.query("select outreach.complete_task($1)", [task!.id]);
     const queued = async () =>
-      (await member.query("select count(*)::int as n from outreach.tasks where enrollment_id = $1 and status = 'queued'", [enrollment])).rows[0].n;
+      (await member.query("select count(*)::int as n from outreach.tasks where enrollment_id = $1 and status = 'queued'", [enrollment])).rows[0]!.n;
     expect(await queued()).toBe(1);
     const { rows: reply } = await member.query(
       `insert into outreach.messages (direction, status, provider_thread_id, in_reply_to, body_text)
@@ -333,7 +333,7 @@ describe("messages, replies and figures", () => {
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'x', 'running') returning id",
       [campaign.steps[0]!.id],
     );
-    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 1), ($1, 'B', 1)", [experiments[0].id]);
+    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 1), ($1, 'B', 1)", [experiments[0]!.id]);
     await enrol(member, campaign.id, await createPositions(owner, org.id, 20));
     await enrol(other, otherCampaign.id, await createPositions(owner, otherOrg.id, 7));
     for (const [session, campaignId] of [[member, campaign.id], [other, otherCampaign.id]] as const) {
@@ -365,16 +365,16 @@ describe("messages, replies and figures", () => {
     const t = Object.fromEntries(Object.entries(truth[0]).map(([k, v]) => [k, Number(v)]));
     expect(t.enrolled).toBe(20);
     expect(t.opened).toBeGreaterThan(0);
-    expect(Number(figures[0].enrolled)).toBe(t.enrolled);
-    expect(Number(figures[0].sent)).toBe(t.sent);
-    expect(Number(figures[0].opened)).toBe(t.opened);
-    expect(Number(figures[0].replied)).toBe(t.replied);
-    expect(Number(figures[0].open_rate)).toBeCloseTo(t.opened! / t.sent!, 3);
-    expect(Number(figures[0].reply_rate)).toBeCloseTo(t.replied! / t.sent!, 3);
+    expect(Number(figures[0]!.enrolled)).toBe(t.enrolled);
+    expect(Number(figures[0]!.sent)).toBe(t.sent);
+    expect(Number(figures[0]!.opened)).toBe(t.opened);
+    expect(Number(figures[0]!.replied)).toBe(t.replied);
+    expect(Number(figures[0]!.open_rate)).toBeCloseTo(t.opened! / t.sent!, 3);
+    expect(Number(figures[0]!.reply_rate)).toBeCloseTo(t.replied! / t.sent!, 3);
 
     const { rows: perVariant } = await member.query(
       `select v.id, (outreach.step_experiment_variants_performance(v)).* from outreach.step_experiment_variants v where v.step_experiment_id = $1`,
-      [experiments[0].id],
+      [experiments[0]!.id],
     );
     for (const variant of perVariant) {
       const { rows: variantTruth } = await owner.query(
@@ -396,7 +396,7 @@ describe("messages, replies and figures", () => {
     );
     expect(daily.reduce((sum, d) => sum + Number(d.emails_sent), 0)).toBe(t.sent);
     const { rows: visible } = await member.query("select count(*)::int as n from tracking.campaign_daily_stats where campaign_id = $1", [otherCampaign.id]);
-    expect(visible[0].n).toBe(0);
+    expect(visible[0]!.n).toBe(0);
   });
 });
 
@@ -408,11 +408,11 @@ describe("prompts", () => {
     const v1 = (await insert(true)).rows[0];
     const v2 = (await insert(true)).rows[0];
     const v3 = (await insert(false)).rows[0];
-    expect([v1.version, v2.version, v3.version]).toEqual([1, 2, 3]);
+    expect([v1!.version, v2!.version, v3!.version]).toEqual([1, 2, 3]);
     const active = async () =>
       (await member.query("select version from outreach.prompts where name = $1 and is_active order by version", [name])).rows.map((r) => r.version);
     expect(await active()).toEqual([2]);
-    await member.query("update outreach.prompts set is_active = true where id = $1", [v1.id]);
+    await member.query("update outreach.prompts set is_active = true where id = $1", [v1!.id]);
     expect(await active()).toEqual([1]);
   });
 });
