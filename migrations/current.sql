@@ -347,6 +347,7 @@ create policy delete_own on outreach.tasks for delete
   using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
 -- Tasks are created by enrolment and moved only by claim/complete/fail: the visitor only reads them.
 grant select on outreach.tasks to :DATABASE_VISITOR;
+comment on constraint tasks_enrollment_fk on outreach.tasks is E'@foreignFieldName tasks\nThe enrolment this task runs a step for.';
 comment on table outreach.tasks is
   'The intention to run one step for one enrolment at a time; workers claim due tasks, then complete or fail them.';
 comment on column outreach.tasks.status is
@@ -406,6 +407,8 @@ create policy update_none on outreach.enrollment_step_variant_assignments for up
 create policy delete_own on outreach.enrollment_step_variant_assignments for delete
   using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('owner')));
 grant select on outreach.enrollment_step_variant_assignments to :DATABASE_VISITOR;
+comment on constraint enrollment_step_variant_assignments_enrollment_fk on outreach.enrollment_step_variant_assignments is
+  E'@foreignFieldName variantAssignments\nThe enrolment this assignment belongs to.';
 comment on table outreach.enrollment_step_variant_assignments is
   'The A/B variant an enrolment got at a step: chosen by weight, deterministically, recorded once and never changed.';
 
@@ -491,6 +494,7 @@ grant insert (campaign_id, enrollment_id, task_id, position_id, direction, statu
       update (status, provider, mailbox_id, provider_message_id, provider_thread_id, rfc822_message_id,
               subject, body_text, body_html, ai_confidence_score, sent_at)
    on outreach.messages to :DATABASE_VISITOR;
+comment on constraint messages_enrollment_fk on outreach.messages is E'@foreignFieldName messages\nThe enrolment this message was sent for or replies to.';
 comment on table outreach.messages is
   'An email sent (outbound, from a task and possibly an A/B variant) or received (inbound reply, matched to its thread).';
 comment on column outreach.messages.status is
