@@ -74,3 +74,47 @@ select p.organisation_id, p.id, c.id,
      order by md5(c.id::text || p.id::text)
      limit 1
   ) c on true;
+
+-- Outreach in acme: a running campaign with two steps and an A/B test on the first, every acme
+-- position enrolled, eight emails sent, a few opens and one reply, so the dashboard has figures.
+-- The functions below act in a tenant: as Olivia, acme's owner.
+select set_config('app.organisation_id', '0a000000-0000-4000-8000-000000000001', true),
+       set_config('app.user_id', '1a000000-0000-4000-8000-000000000001', true);
+
+insert into outreach.prompts (organisation_id, name, purpose, model, is_active, prompt_text) values
+  ('0a000000-0000-4000-8000-000000000001', 'intro-email', 'First email of a sequence', 'gpt-4o', false,
+   'Write a short, friendly first email to {{first_name}} at {{company}}.'),
+  ('0a000000-0000-4000-8000-000000000001', 'intro-email', 'First email of a sequence', 'gpt-4o', true,
+   'Write a three-sentence first email to {{first_name}} at {{company}} about {{value_proposition}}.');
+
+insert into outreach.campaigns (organisation_id, id, name, value_proposition, status) values
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000001', 'Q4 logistics outreach',
+   'Cut last-mile delivery costs by 20%', 'active');
+insert into outreach.workflow_steps (organisation_id, id, campaign_id, step_index, name, delay_days) values
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000002', '2a000000-0000-4000-8000-000000000001', 0, 'Intro email', 0),
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000003', '2a000000-0000-4000-8000-000000000001', 1, 'Follow-up', 3);
+insert into outreach.step_experiments (organisation_id, id, workflow_step_id, name, status) values
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000004', '2a000000-0000-4000-8000-000000000002', 'Subject line', 'running');
+insert into outreach.step_experiment_variants (organisation_id, step_experiment_id, key, weight, subject_template) values
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000004', 'A', 1, 'Quick question about {{company}}'),
+  ('0a000000-0000-4000-8000-000000000001', '2a000000-0000-4000-8000-000000000004', 'B', 1, 'An idea for {{company}}''s deliveries');
+
+insert into outreach.campaign_enrollments (organisation_id, campaign_id, position_id)
+select organisation_id, '2a000000-0000-4000-8000-000000000001', id
+  from crm.positions where organisation_id = '0a000000-0000-4000-8000-000000000001';
+
+insert into outreach.messages (organisation_id, task_id, status, provider, subject, provider_thread_id, rfc822_message_id)
+select t.organisation_id, t.id, 'sent', 'gmail', 'Hello from Acme', format('demo-thread-%s', n), format('<demo-%s@acme.test>', n)
+  from outreach.claim_due_tasks(8, 'demo-worker') with ordinality as t(organisation_id, id, enrollment_id, workflow_step_id, task_type,
+       scheduled_for, status, attempts, max_attempts, locked_at, locked_by, last_error, completed_at, created_at, updated_at, n);
+select outreach.complete_task(t.id)
+  from outreach.tasks t
+ where t.organisation_id = '0a000000-0000-4000-8000-000000000001' and t.status = 'processing';
+
+select app_hidden.record_open(p.token, '192.0.2.10', 'DemoMail/1.0')
+  from tracking.pixels p
+  join outreach.messages m on m.organisation_id = p.organisation_id and m.id = p.message_id
+ where m.provider_thread_id in ('demo-thread-1', 'demo-thread-2', 'demo-thread-3', 'demo-thread-1');
+insert into outreach.messages (organisation_id, direction, status, provider, provider_thread_id, in_reply_to, body_text) values
+  ('0a000000-0000-4000-8000-000000000001', 'inbound', 'received', 'gmail', 'demo-thread-1', '<demo-1@acme.test>',
+   'Sounds interesting, can we talk on Thursday?');
