@@ -42,7 +42,24 @@ export interface Config {
     idleTimeoutMs: number;
     statementTimeoutMs: number;
   };
+  /** Create roles/database and apply committed migrations at start; false when a migrate job does it. */
+  migrateOnStart: boolean;
+  /** Start-up gives up (exit 1) when the database has not answered within this time. */
+  startupTimeoutMs: number;
+  /** How long in-flight requests may run after SIGTERM before their connections are cut. */
+  shutdownTimeoutMs: number;
+  backup: {
+    /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
+    directory: string;
+    /** Dumps older than this are pruned after each successful backup. */
+    retentionDays: number;
+    /** Folder holding pg_dump/pg_restore; undefined means "find them on PATH". */
+    pgBinDirectory: string | undefined;
+  };
 }
+
+/** What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup) do not. */
+export type ConfigPurpose = "serve" | "maintenance";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -76,7 +93,18 @@ const booleanFlag = z
   .transform((value) => ["1", "true", "on", "yes"].includes(value))
   .optional();
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .transform((value, context) => {
+      const number = Number(value);
+      if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(number) || number < min || number > max) {
+        context.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max} (got "${value}")` });
+        return z.NEVER;
+      }
+      return number;
+    });
 
 const environmentSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -96,12 +124,24 @@ const environmentSchema = z.object({
   DATABASE_CONNECTION_TIMEOUT_MS: integer(100, 120_000).default(5_000),
   DATABASE_IDLE_TIMEOUT_MS: integer(1_000, 3_600_000).default(30_000),
   DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000).default(15_000),
+  MIGRATE_ON_START: booleanFlag,
+  DATABASE_STARTUP_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  BACKUP_DIR: optionalString,
+  BACKUP_RETENTION_DAYS: integer(1, 3650).default(30),
+  PG_BIN_DIR: optionalString,
+  // Read by @dataplan/pg itself when it loads (0 disables named prepared statements, which
+  // PgBouncer 1.18 in transaction mode cannot keep per client); validated here so a typo is caught.
+  DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
 });
 
 /** Minimum length of a production JWT secret, in bytes (HS256 wants at least 256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;
 
-export function loadConfig(environment: Record<string, string | undefined>): Config {
+export function loadConfig(
+  environment: Record<string, string | undefined>,
+  purpose: ConfigPurpose = "serve",
+): Config {
   // Empty variables count as unset, as they do in most shells' `VAR= cmd` idiom.
   const present = Object.fromEntries(
     Object.entries(environment).filter(([, value]) => value !== undefined && value !== ""),
@@ -116,14 +156,19 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const env = parsed.data;
   const isProduction = env.NODE_ENV === "production";
 
-  const database = resolveDatabaseConfig(env);
+  const migrateOnStart = env.MIGRATE_ON_START ?? true;
+  const database = resolveDatabaseConfig(env, migrateOnStart || purpose === "maintenance");
+  if (env.DEMO_DATA === true && database.kind === "external" && env.DATABASE_URL === undefined) {
+    throw new ConfigError("DEMO_DATA=on needs DATABASE_URL (the owner loads the demo organisations).");
+  }
 
-  if (isProduction) {
-    if (database.kind === "embedded") {
-      throw new ConfigError(
-        "NODE_ENV=production needs an external database: set DATABASE_URL and AUTH_DATABASE_URL.",
-      );
-    }
+  if (isProduction && database.kind === "embedded") {
+    throw new ConfigError(
+      "NODE_ENV=production needs an external database: set DATABASE_URL and AUTH_DATABASE_URL.",
+    );
+  }
+  // Maintenance tools (migrate, backup, restore) never sign or verify tokens.
+  if (isProduction && purpose === "serve") {
     if (env.JWT_SECRET === undefined || Buffer.byteLength(env.JWT_SECRET) < MIN_JWT_SECRET_BYTES) {
       throw new ConfigError(
         `NODE_ENV=production needs JWT_SECRET of at least ${MIN_JWT_SECRET_BYTES} bytes ` +
@@ -144,7 +189,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     database,
     jwtSecret: env.JWT_SECRET,
     jwtLifetimeSeconds: env.JWT_LIFETIME_SECONDS,
-    loadDemoData: env.DEMO_DATA ?? !isProduction,
+    loadDemoData: env.DEMO_DATA ?? (!isProduction && !(database.kind === "external" && env.DATABASE_URL === undefined)),
     graphiql: env.GRAPHIQL ?? !isProduction,
     pool: {
       max: env.DATABASE_POOL_MAX,
@@ -152,19 +197,30 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
       statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
     },
+    migrateOnStart,
+    startupTimeoutMs: env.DATABASE_STARTUP_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    backup: {
+      directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
+      retentionDays: env.BACKUP_RETENTION_DAYS,
+      pgBinDirectory: env.PG_BIN_DIR === undefined ? undefined : path.resolve(projectRoot, env.PG_BIN_DIR),
+    },
   };
 }
 
-function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>): DatabaseConfig {
+function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwner: boolean): DatabaseConfig {
   const anyExternal =
     env.ROOT_DATABASE_URL ?? env.DATABASE_URL ?? env.AUTH_DATABASE_URL ?? env.SHADOW_DATABASE_URL;
   if (anyExternal === undefined) return { kind: "embedded" };
 
+  if (env.AUTH_DATABASE_URL !== undefined && env.DATABASE_URL === undefined && !needsOwner) {
+    return servingOnlyDatabase(env.AUTH_DATABASE_URL);
+  }
   if (env.DATABASE_URL === undefined || env.AUTH_DATABASE_URL === undefined) {
     throw new ConfigError(
       "An external database needs both DATABASE_URL (owner, runs migrations) and " +
         "AUTH_DATABASE_URL (authenticator, serves requests); unset all database variables to use " +
-        "the embedded PostgreSQL instead.",
+        "the embedded PostgreSQL instead. (With MIGRATE_ON_START=false the server needs only AUTH_DATABASE_URL.)",
     );
   }
   const owner = new URL(env.DATABASE_URL);
@@ -191,4 +247,27 @@ function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>): Database
     authenticatorUrl: env.AUTH_DATABASE_URL,
     shadowUrl: env.SHADOW_DATABASE_URL,
   };
+}
+
+/**
+ * A server that neither migrates nor loads demo data (MIGRATE_ON_START=false, no DATABASE_URL)
+ * never logs in as the owner, so a deployment need not give it the owner's password. Anything
+ * that still asks for the owner URL (a CLI run in that environment) gets a clear ConfigError.
+ */
+function servingOnlyDatabase(authenticatorUrl: string): DatabaseConfig {
+  const database = {
+    kind: "external" as const,
+    rootUrl: undefined,
+    authenticatorUrl,
+    shadowUrl: undefined,
+  };
+  return Object.defineProperty(database, "ownerUrl", {
+    enumerable: true,
+    get(): never {
+      throw new ConfigError(
+        "DATABASE_URL is not set: this environment serves requests only (MIGRATE_ON_START=false). " +
+          "Set DATABASE_URL (the owner) to migrate, load demo data or use the CLI tools.",
+      );
+    },
+  }) as typeof database & { ownerUrl: string };
 }

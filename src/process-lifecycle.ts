@@ -1,6 +1,7 @@
 // What every entry point shares: the welcome text, signal handling and start-up failure reporting.
 import { ConfigError, type Config } from "./config.ts";
 import type { Logger } from "./logger.ts";
+import { DatabaseUnavailableError } from "./ops/database-failures.ts";
 import type { RunningServer } from "./server.ts";
 
 export function printWelcome(server: RunningServer, config: Config): void {
@@ -38,6 +39,10 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
 export function reportStartupFailure(error: unknown, logger: Logger | undefined): never {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
+  } else if (error instanceof DatabaseUnavailableError) {
+    // Written for the operator already: which step, which database, what to check.
+    logger?.fatal({ cause: String(error.cause) }, "start-up failed: database unavailable");
+    process.stderr.write(`\nStart-up failed: ${error.message}\n`);
   } else if (logger) {
     logger.fatal({ err: error }, "start-up failed");
     process.stderr.write(`\nStart-up failed: ${(error as Error).message}\n`);

@@ -5,18 +5,23 @@ import pg from "pg";
 import { postgraphile, type PostGraphileInstance } from "postgraphile";
 import { resolveJwtSecret } from "./auth/jwt-secret.ts";
 import type { Config } from "./config.ts";
-import { databaseNameOf, withDatabase } from "./db/connection-urls.ts";
-import { connectDatabase, prepareDatabase, type Database } from "./db/bootstrap.ts";
+import { connectDatabase, type Database } from "./db/bootstrap.ts";
+import { databaseNameOf, withDatabase, type DatabaseUrls } from "./db/connection-urls.ts";
 import { loadDemoDataIfEmpty } from "./db/demo-data.ts";
+import { migrationsFolder, runCommittedMigrations } from "./db/migrations.ts";
+import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "./db/prepare-database.ts";
 import { assertServingRoleIsSafe } from "./db/serving-role-check.ts";
 import { createPreset } from "./graphql/preset.ts";
 import { createHttpServer } from "./http/app.ts";
 import type { Logger } from "./logger.ts";
+import { readCommittedMigrations, type CommittedMigration } from "./ops/committed-migrations.ts";
+import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
+import { checkReadiness } from "./ops/readiness.ts";
 
 export interface RunningServer {
   url: string;
   database: Database;
-  /** Stops accepting, lets in-flight requests finish, closes the pool, stops the embedded database. */
+  /** Stops accepting, lets in-flight requests finish (bounded), closes the pool, stops the embedded database. */
   close(): Promise<void>;
 }
 
@@ -25,22 +30,32 @@ export interface StartOptions {
   watchSchema: boolean;
 }
 
+/** Shows up in pg_stat_activity (and PgBouncer's SHOW CLIENTS) for every connection of the pool. */
+export const APPLICATION_NAME = "prospectflow-api";
+
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
-  const database = await connectDatabase(config, logger);
+  // An external database is used as configured; only the embedded one needs starting. (A
+  // serving-only configuration has no owner URL, so it must not go through connectDatabase.)
+  const database: Database =
+    config.database.kind === "external"
+      ? { urls: config.database, stop: async () => {} }
+      : await connectDatabase(config, logger);
   let pool: pg.Pool | undefined;
   let pgl: PostGraphileInstance | undefined;
   try {
-    await prepareDatabase(database.urls, logger);
-    if (config.loadDemoData) await loadDemoDataIfEmpty(database.urls.ownerUrl, logger);
-    await assertServingRoleIsSafe(database.urls.authenticatorUrl);
+    const committed = readCommittedMigrations(migrationsFolder);
+    await withinStartupDeadline(config.startupTimeoutMs, (step) => prepareForServing(config, database.urls, committed, logger, step));
     const jwtSecret = await resolveJwtSecret(config, logger);
 
     pool = new pg.Pool({
       connectionString: database.urls.authenticatorUrl,
+      application_name: APPLICATION_NAME,
       max: config.pool.max,
       connectionTimeoutMillis: config.pool.connectionTimeoutMs,
       idleTimeoutMillis: config.pool.idleTimeoutMs,
     });
+    // A dropped idle connection (the database restarted) is removed from the pool; the next
+    // request opens a new one, so the server recovers without a restart.
     pool.on("error", (error) => logger.warn({ err: error }, "idle database connection failed"));
 
     if (options.watchSchema && database.urls.rootUrl === undefined) {
@@ -60,7 +75,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.
     await pgl.getSchema();
-    const server = await createHttpServer({ pgl, authenticatorPool: pool, jwtSecret, logger });
+    const server = await createHttpServer({
+      pgl,
+      authenticatorPool: pool,
+      jwtSecret,
+      logger,
+      readiness: { pool, committed, logger },
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
@@ -77,17 +98,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
       database,
       close() {
         closing ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
-            // In-flight requests get a bounded time to finish.
-            setTimeout(() => {
-              server.closeAllConnections();
-              resolve();
-            }, 10_000).unref();
-          });
+          await drainHttp(server, config.shutdownTimeoutMs, logger);
           await ownedPgl.release();
-          await ownedPool.end();
+          // Requests cut off by the drain deadline may still hold a connection until their
+          // statement ends; the pool is given that long at most.
+          await settleWithin(ownedPool.end(), config.pool.statementTimeoutMs, () =>
+            logger.warn("database connections still busy after the statement timeout; exiting anyway"),
+          );
           await database.stop();
         })();
         return closing;
@@ -99,4 +116,118 @@ export async function startServer(config: Config, logger: Logger, options: Start
     await database.stop().catch(() => {});
     throw error;
   }
+}
+
+type StepRunner = <T>(step: string, url: string, work: () => Promise<T>) => Promise<T>;
+
+/**
+ * Everything start-up does with the database before serving: roles, database and migrations
+ * (unless a migrate job does them), demo data, the serving-role check, and, when this server
+ * does not migrate, a refusal to serve a database that lacks committed migrations.
+ */
+async function prepareForServing(
+  config: Config,
+  urls: DatabaseUrls,
+  committed: CommittedMigration[],
+  logger: Logger,
+  step: StepRunner,
+): Promise<void> {
+  if (config.migrateOnStart) {
+    const rootUrl = urls.rootUrl;
+    if (rootUrl !== undefined) {
+      await step("create the roles and the database (ROOT_DATABASE_URL)", rootUrl, () =>
+        prepareRolesAndDatabase({ ...urls, rootUrl }, logger),
+      );
+    }
+    await step("apply the migrations (DATABASE_URL)", urls.ownerUrl, async () => {
+      await runCommittedMigrations(urls, logger);
+      await allowAuthenticatorToReadMigrationHistory(urls);
+    });
+  }
+  if (config.loadDemoData) {
+    await step("load the demo data (DATABASE_URL)", urls.ownerUrl, () => loadDemoDataIfEmpty(urls.ownerUrl, logger));
+  }
+  await step("check the serving role (AUTH_DATABASE_URL)", urls.authenticatorUrl, () =>
+    assertServingRoleIsSafe(urls.authenticatorUrl),
+  );
+  if (!config.migrateOnStart) {
+    const report = await step("read the migration history (AUTH_DATABASE_URL)", urls.authenticatorUrl, async () => {
+      const probe = new pg.Pool({ connectionString: urls.authenticatorUrl, max: 1 });
+      try {
+        return await checkReadiness({ pool: probe, committed, logger });
+      } finally {
+        await probe.end();
+      }
+    });
+    if (report.status !== "ready") {
+      throw new DatabaseUnavailableError(
+        `MIGRATE_ON_START=false and the database is not ready to serve: ${report.reason}` +
+          (report.pending ? ` (${report.pending.join(", ")})` : "") +
+          ". Run the migrations first (the compose `migrate` service: node src/cli/migrate-deploy.ts).",
+      );
+    }
+  }
+}
+
+/**
+ * Runs start-up's database work under one deadline: a host that accepts connections but never
+ * answers would otherwise hang start-up forever (pg clients have no connect timeout by default).
+ */
+async function withinStartupDeadline(timeoutMs: number, work: (step: StepRunner) => Promise<void>): Promise<void> {
+  let current = { step: "connect to the database", url: "" };
+  const step: StepRunner = async (name, url, run) => {
+    current = { step: name, url };
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) throw error;
+      throw databaseStepFailed(name, url, error);
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        databaseStepFailed(current.step, current.url, {
+          message:
+            `no answer within ${timeoutMs / 1000} s (DATABASE_STARTUP_TIMEOUT_MS); ` +
+            "check the host, port and firewall, or raise the timeout if the database is just slow",
+        }),
+      );
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([work(step), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Stops accepting connections, waits for in-flight requests, then cuts whatever is left. */
+async function drainHttp(server: Server, timeoutMs: number, logger: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn({ timeoutMs }, "in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; closing their connections");
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would otherwise hold close() open.
+    server.closeIdleConnections();
+  });
+}
+
+async function settleWithin(work: Promise<unknown>, timeoutMs: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), timeoutMs);
+    timer.unref();
+  });
+  const outcome = await Promise.race([work.then(() => "done" as const), expired]);
+  clearTimeout(timer);
+  if (outcome === "expired") onTimeout();
 }

@@ -73,3 +73,22 @@ export async function prepareRolesAndDatabase(
     await client.end();
   }
 }
+
+/**
+ * Lets the authenticator read graphile-migrate's history (file numbers and hashes, nothing else),
+ * so /readyz can tell whether every committed migration is applied without the owner's password.
+ * Runs as the owner after migrating: graphile-migrate creates that schema as the owner.
+ */
+export async function allowAuthenticatorToReadMigrationHistory(
+  urls: Pick<DatabaseUrls, "ownerUrl" | "authenticatorUrl">,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: urls.ownerUrl });
+  await client.connect();
+  try {
+    const authenticator = client.escapeIdentifier(userNameOf(urls.authenticatorUrl));
+    await client.query(`grant usage on schema graphile_migrate to ${authenticator}`);
+    await client.query(`grant select on graphile_migrate.migrations to ${authenticator}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -6,6 +6,7 @@ import type { PostGraphileInstance } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticateRequests } from "../auth/request-authentication.ts";
 import type { Logger } from "../logger.ts";
+import { checkReadiness, type ReadinessCheck } from "../ops/readiness.ts";
 import { trackingPixel } from "./tracking-pixel.ts";
 
 export interface HttpServerOptions {
@@ -13,6 +14,8 @@ export interface HttpServerOptions {
   authenticatorPool: pg.Pool;
   jwtSecret: string;
   logger: Logger;
+  /** What /readyz checks: the server's pool and the committed migrations this build ships. */
+  readiness: ReadinessCheck;
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<Server> {
@@ -24,14 +27,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
     res.json({ status: "ok" });
   });
 
+  // 200 when the database answers and has every committed migration; 503 otherwise (JSON says why).
   app.get("/readyz", async (_req, res) => {
-    try {
-      await authenticatorPool.query("select 1");
-      res.json({ status: "ready", database: "ok" });
-    } catch (error) {
-      logger.warn({ err: error }, "readiness check failed");
-      res.status(503).json({ status: "unavailable", database: "unreachable" });
-    }
+    const report = await checkReadiness(options.readiness);
+    res.status(report.status === "ready" ? 200 : 503).json(report);
   });
 
   app.get("/t/:token.gif", trackingPixel(authenticatorPool, logger));

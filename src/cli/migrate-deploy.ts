@@ -1,0 +1,43 @@
+// `node src/cli/migrate-deploy.ts`: the one-shot migrate job of a deployment (compose's `migrate`
+// service). Creates the roles and the database when ROOT_DATABASE_URL is given, applies the
+// committed migrations as the owner, lets the authenticator read the migration history (for
+// /readyz), then exits: 0 when the database is ready to serve, 1 with a clear message otherwise.
+// The API can then run with MIGRATE_ON_START=false and no owner credentials.
+import { ConfigError, loadConfig } from "../config.ts";
+import { runCommittedMigrations } from "../db/migrations.ts";
+import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "../db/prepare-database.ts";
+import { redact } from "../db/connection-urls.ts";
+import { createLogger } from "../logger.ts";
+import { databaseStepFailed, DatabaseUnavailableError } from "../ops/database-failures.ts";
+
+async function main(): Promise<number> {
+  const config = loadConfig(process.env, "maintenance");
+  if (config.database.kind !== "external") {
+    throw new ConfigError("migrate-deploy needs DATABASE_URL and AUTH_DATABASE_URL (and ROOT_DATABASE_URL to create them).");
+  }
+  const logger = createLogger(config.logLevel);
+  const urls = config.database;
+  const { rootUrl } = urls;
+  if (rootUrl !== undefined) {
+    await prepareRolesAndDatabase({ ...urls, rootUrl }, logger).catch((error: unknown) => {
+      throw databaseStepFailed("create the roles and the database (ROOT_DATABASE_URL)", rootUrl, error);
+    });
+  }
+  await runCommittedMigrations(urls, logger).catch((error: unknown) => {
+    throw databaseStepFailed("apply the migrations (DATABASE_URL)", urls.ownerUrl, error);
+  });
+  await allowAuthenticatorToReadMigrationHistory(urls).catch((error: unknown) => {
+    throw databaseStepFailed("grant the authenticator read access to the migration history", urls.ownerUrl, error);
+  });
+  logger.info({ database: redact(urls.ownerUrl) }, "migrations applied; the database is ready to serve");
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const known = error instanceof ConfigError || error instanceof DatabaseUnavailableError;
+    process.stderr.write(known ? `${(error as Error).message}\n` : `migrate-deploy failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);
