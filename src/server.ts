@@ -57,6 +57,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
     // A dropped idle connection (the database restarted) is removed from the pool; the next
     // request opens a new one, so the server recovers without a restart.
     pool.on("error", (error) => logger.warn({ err: error }, "idle database connection failed"));
+    // A connection lost while a request holds it emits 'error' on that client, which the pool
+    // does not listen to: unhandled, it would crash the process. The request itself fails with
+    // SERVICE_UNAVAILABLE and the dead client is discarded on release.
+    pool.on("connect", (client) => {
+      client.on("error", (error) => logger.warn({ err: error }, "database connection lost during a request"));
+    });
 
     if (options.watchSchema && database.urls.rootUrl === undefined) {
       logger.warn("schema watch needs ROOT_DATABASE_URL (a superuser installs the watch fixtures); watching disabled");
@@ -206,17 +212,21 @@ async function withinStartupDeadline(timeoutMs: number, work: (step: StepRunner)
 /** Stops accepting connections, waits for in-flight requests, then cuts whatever is left. */
 async function drainHttp(server: Server, timeoutMs: number, logger: Logger): Promise<void> {
   await new Promise<void>((resolve) => {
+    // A keep-alive connection whose last response has just gone out would otherwise hold
+    // close() open until its keep-alive timeout: close connections as soon as they are idle.
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
       logger.warn({ timeoutMs }, "in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; closing their connections");
       server.closeAllConnections();
+      clearInterval(sweeper);
       resolve();
     }, timeoutMs);
     timer.unref();
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweeper);
       resolve();
     });
-    // Keep-alive connections with no request in flight would otherwise hold close() open.
     server.closeIdleConnections();
   });
 }
