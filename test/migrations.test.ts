@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { withDatabase, type DatabaseUrls } from "../src/db/connection-urls.ts";
-import { pendingMigrations, runCommittedMigrations, runCurrentMigrationOnce } from "../src/db/migrations.ts";
+import { executeCurrentMigration, pendingMigrations, runCommittedMigrations } from "../src/db/migrations.ts";
 import { prepareRolesAndDatabase } from "../src/db/prepare-database.ts";
 import { createLogger } from "../src/logger.ts";
 import { testDatabase } from "./helpers/database.ts";
@@ -56,10 +56,12 @@ it("a second migrate is a no-op", async () => {
   expect(await schemaFingerprint()).toBe(fingerprint);
 });
 
-it("migrations/current.sql can run twice in a row", async () => {
-  await runCurrentMigrationOnce(urls, logger);
-  await runCurrentMigrationOnce(urls, logger);
-  expect(await pendingMigrations(urls, logger)).toEqual([]);
+it("migrations/current.sql can run twice in a row (it drops what it creates)", async () => {
+  // Executed directly: graphile-migrate's watch would skip an unchanged file the second time.
+  await executeCurrentMigration(urls, logger);
+  const fingerprint = await schemaFingerprint();
+  await executeCurrentMigration(urls, logger);
+  expect(await schemaFingerprint()).toBe(fingerprint);
 });
 
 it("the committed migrations are the ones graphile-migrate signed (hash chain intact)", async () => {

@@ -93,11 +93,12 @@ describe("at SQL level", () => {
     expect(error.code).toBe("PT003");
   });
 
-  it("members of a suspended organisation are refused (PT003)", async () => {
+  it("members of a suspended organisation are refused (PT006, ORGANISATION_SUSPENDED)", async () => {
     const org = await createOrganisation(owner, "ctx-suspended");
     await owner.query("update iam.organisations set status = 'suspended' where id = $1", [org.id]);
     const error = await errorOf({ organisationId: org.id, userId: org.users.owner });
-    expect(error.code).toBe("PT003");
+    expect(error.code).toBe("PT006");
+    expect(error.message).toMatch(/suspended/);
   });
 
   it("an active member reads its organisation's rows", async () => {

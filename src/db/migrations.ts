@@ -9,7 +9,7 @@ import type { Logger } from "../logger.ts";
 import { databaseNameOf, withDatabase, type DatabaseUrls } from "./connection-urls.ts";
 
 // graphile-migrate is CommonJS; its named exports are reached through the default export.
-const { migrate, status, watch } = graphileMigrate;
+const { migrate, run, status, watch } = graphileMigrate;
 
 export const migrationsFolder = path.join(projectRoot, "migrations");
 
@@ -44,6 +44,12 @@ export async function runCommittedMigrations(urls: DatabaseUrls, logger: Logger)
 /** Runs migrations/current.sql once (what `graphile-migrate watch --once` does). */
 export async function runCurrentMigrationOnce(urls: DatabaseUrls, logger: Logger): Promise<void> {
   await watch(migrationSettings(urls, logger), true);
+}
+
+/** Executes migrations/current.sql as it is, every time (watch skips an unchanged file). */
+export async function executeCurrentMigration(urls: DatabaseUrls, logger: Logger): Promise<void> {
+  const file = path.join(migrationsFolder, "current.sql");
+  await run(migrationSettings(urls, logger), readFileSync(file, "utf8"), file);
 }
 
 /** Names of committed migrations the database has not applied yet. */
