@@ -706,9 +706,10 @@ begin
     raise exception 'Invalid input: the organisation name must be 1 to 200 characters' using errcode = '22023';
   end if;
   perform app_hidden.check_password(password, email);
+  -- operator(public.=): citext's case-insensitive equality, not found through the pinned search_path.
   select u.id, s.password_hash is not null into existing_user, has_password
     from iam.users u left join app_private.user_secrets s on s.user_id = u.id
-   where u.email = register.email::public.citext;
+   where u.email operator(public.=) register.email::public.citext;
   if has_password then
     raise exception 'Already exists: an account with this email already exists; sign in instead' using errcode = 'PT021';
   end if;
@@ -748,7 +749,7 @@ declare
 begin
   select u.id, s.password_hash into found_user, stored_hash
     from iam.users u left join app_private.user_secrets s on s.user_id = u.id
-   where u.email = trim(coalesce(login.email, ''))::public.citext;
+   where u.email operator(public.=) trim(coalesce(login.email, ''))::public.citext;
   password_matches := public.crypt(coalesce(password, ''), coalesce(stored_hash, decoy_hash)) = coalesce(stored_hash, decoy_hash)
                       and stored_hash is not null;
   if not password_matches then
@@ -860,7 +861,7 @@ begin
   end if;
   select u.id, s.password_hash is not null into invited, has_password
     from iam.users u left join app_private.user_secrets s on s.user_id = u.id
-   where u.email = invite_member.email::public.citext;
+   where u.email operator(public.=) invite_member.email::public.citext;
   if invited is null then
     insert into iam.users (email) values (invite_member.email) returning id into invited;
     has_password := false;

@@ -144,7 +144,13 @@ describe("through GraphQL", () => {
     const pg = (await import("pg")).default;
     const { testDatabase } = await import("./helpers/database.ts");
     const pool = new pg.Pool({ connectionString: testDatabase().urls.authenticatorUrl, max: 1 });
-    const pgl = postgraphile(createPreset({ authenticatorPool: pool, watch: undefined, graphiql: false, statementTimeoutMs: 5000 }));
+    const pgl = postgraphile(createPreset({
+      authenticatorPool: pool,
+      watch: undefined,
+      graphiql: false,
+      statementTimeoutMs: 5000,
+      tokens: { jwtSecret: TEST_JWT_SECRET, lifetimeSeconds: 300 },
+    }));
     try {
       const { schema, resolvedPreset } = await pgl.getSchemaResult();
       const result = (await grafast({

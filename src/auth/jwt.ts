@@ -11,6 +11,8 @@ export interface TokenClaims {
   userId: string;
   /** The organisation this token acts in. */
   organisationId: string;
+  /** The session (JWT `sid`) that logout revokes; tokens signed at login always carry one. */
+  sessionId?: string;
 }
 
 /** Why a token was refused; sent to the client as `extensions.reason`. */
@@ -21,7 +23,10 @@ export type VerifyResult =
   | { ok: false; reason: TokenRejection; message: string };
 
 export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: number): string {
-  return jwt.sign({ organisation_id: claims.organisationId }, secret, {
+  const payload = claims.sessionId === undefined
+    ? { organisation_id: claims.organisationId }
+    : { organisation_id: claims.organisationId, sid: claims.sessionId };
+  return jwt.sign(payload, secret, {
     algorithm: ALGORITHM,
     subject: claims.userId,
     expiresIn: lifetimeSeconds,
@@ -73,5 +78,9 @@ export function verifyToken(token: string, secret: string): VerifyResult {
       message: "The token's organisation_id claim must be an organisation UUID.",
     };
   }
-  return { ok: true, claims: { userId, organisationId } };
+  const sessionId = (payload as { sid?: unknown }).sid;
+  if (sessionId !== undefined && (typeof sessionId !== "string" || !UUID.test(sessionId))) {
+    return { ok: false, reason: "invalid_claims", message: "The token's sid claim must be a session UUID." };
+  }
+  return { ok: true, claims: { userId, organisationId, ...(sessionId === undefined ? {} : { sessionId }) } };
 }

@@ -59,5 +59,6 @@ export function pgSettingsFor(
     role: VISITOR_ROLE,
     "app.organisation_id": authentication.organisationId,
     "app.user_id": authentication.userId,
+    ...(authentication.sessionId === undefined ? {} : { "app.session_id": authentication.sessionId }),
   };
 }

@@ -56,8 +56,13 @@ async function main(): Promise<number> {
         return 1;
       }
       const secret = await resolveJwtSecret(config, logger);
+      // A real session, like login's: `logout` with this token revokes it.
+      const { rows: sessions } = await client.query<{ session_id: string }>(
+        "select (g).session_id from app_hidden.start_session($1, $2, $3) as g",
+        [membership.user_id, membership.organisation_id, config.jwtLifetimeSeconds],
+      );
       const token = signToken(
-        { userId: membership.user_id, organisationId: membership.organisation_id },
+        { userId: membership.user_id, organisationId: membership.organisation_id, sessionId: sessions[0]!.session_id },
         secret,
         config.jwtLifetimeSeconds,
       );

@@ -20,7 +20,14 @@ export async function generateDocs(urls: Pick<DatabaseUrls, "ownerUrl" | "authen
   const owner = new pg.Pool({ connectionString: urls.ownerUrl, max: 1 });
   const authenticator = new pg.Pool({ connectionString: urls.authenticatorUrl, max: 2 });
   const pgl = postgraphile(
-    createPreset({ authenticatorPool: authenticator, watch: undefined, graphiql: false, statementTimeoutMs: 60_000 }),
+    createPreset({
+      authenticatorPool: authenticator,
+      watch: undefined,
+      graphiql: false,
+      statementTimeoutMs: 60_000,
+      // Only the schema is printed: no token is ever signed with this.
+      tokens: { jwtSecret: "schema-printing-only-no-tokens-are-signed", lifetimeSeconds: 60 },
+    }),
   );
   try {
     const erd = await generateErd(owner);

@@ -6,12 +6,13 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
+import { createAuthPlugin } from "./auth-plugin.ts";
 import { maskError } from "./errors.ts";
 import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
 import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
 
 /** The schemas PostGraphile exposes; private schemas (app_hidden, app_private) never are. */
-export const EXPOSED_SCHEMAS = ["iam", "crm", "outreach", "tracking"];
+export const EXPOSED_SCHEMAS = ["iam", "crm", "outreach", "tracking", "reference"];
 
 export interface PresetOptions {
   /** The authenticator's pool: the only connection requests ever use. */
@@ -20,12 +21,14 @@ export interface PresetOptions {
   watch: { superuserUrl: string } | undefined;
   graphiql: boolean;
   statementTimeoutMs: number;
+  /** Signs the tokens that register, login and switchOrganisation return. */
+  tokens: { jwtSecret: string; lifetimeSeconds: number };
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
-    plugins: [TenantSmartTagsPlugin, TenantInflectionPlugin, NotFoundOnEmptyMutationPlugin],
+    plugins: [TenantSmartTagsPlugin, TenantInflectionPlugin, NotFoundOnEmptyMutationPlugin, createAuthPlugin(options.tokens)],
     disablePlugins: ["NodePlugin"],
     pgServices: [
       makePgService({
