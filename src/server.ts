@@ -77,6 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         watch,
         graphiql: config.graphiql,
         statementTimeoutMs: config.pool.statementTimeoutMs,
+        tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
       }),
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.
