@@ -322,6 +322,8 @@ create index idx_role_permissions_permission on reference.role_permissions (perm
 alter table reference.role_permissions enable row level security;
 create policy select_all on reference.role_permissions for select using (true);
 grant select on reference.role_permissions to :DATABASE_VISITOR;
+comment on constraint role_permissions_permission_fk on reference.role_permissions is
+  E'@fieldName permissionDetails\nThe permission''s description.';
 comment on table reference.role_permissions is
   'The role matrix: which role holds which permission. Policies and functions consult it through app_hidden.require_permission.';
 
