@@ -135,6 +135,9 @@ const environmentSchema = z.object({
   DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
 });
 
+/** Every variable the configuration reads: the compose file's structural test checks against it. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema.shape);
+
 /** Minimum length of a production JWT secret, in bytes (HS256 wants at least 256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;
 

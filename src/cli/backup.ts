@@ -77,12 +77,21 @@ async function main(): Promise<number> {
     return 0;
   }
   process.stdout.write(`Daily ${mode} backups of ${redact(ownerUrl)} at ${dailyAt} UTC into ${config.backup.directory}\n`);
-  await runDaily(parseTimeOfDay(dailyAt)!, {
-    run: () => backupOnce(config, ownerUrl, mode, logger),
-    // A failed night must not stop the schedule: it is reported and tried again tomorrow.
-    onError: (error) => process.stderr.write(`Backup failed: ${(error as Error).message}\n`),
-    onNext: (at) => process.stdout.write(`Next backup at ${at.toISOString()}\n`),
-  });
+  // `docker compose stop` sends SIGTERM: stop waiting (or let the running backup finish) and exit 0.
+  const stop = new AbortController();
+  process.once("SIGTERM", () => stop.abort());
+  process.once("SIGINT", () => stop.abort());
+  await runDaily(
+    parseTimeOfDay(dailyAt)!,
+    {
+      run: () => backupOnce(config, ownerUrl, mode, logger),
+      // A failed night must not stop the schedule: it is reported and tried again tomorrow.
+      onError: (error) => process.stderr.write(`Backup failed: ${(error as Error).message}\n`),
+      onNext: (at) => process.stdout.write(`Next backup at ${at.toISOString()}\n`),
+    },
+    stop.signal,
+  );
+  process.stdout.write("Stopped.\n");
   return 0;
 }
 

@@ -1,5 +1,5 @@
 // A once-a-day timer for the backup service: no cron in the container, just the next UTC
-// occurrence of a time of day, a run, and a clean stop on SIGTERM/SIGINT (after a running job ends).
+// occurrence of a time of day, a run, and a clean stop when asked (after a running job ends).
 
 export interface TimeOfDay {
   hours: number;
@@ -24,34 +24,22 @@ export interface DailyJob {
   onNext: (at: Date) => void;
 }
 
-/** Runs `job` every day at `time` (UTC) until the process is asked to stop; then resolves. */
-export async function runDaily(time: TimeOfDay, job: DailyJob): Promise<void> {
-  let stop: () => void = () => {};
+/** Runs `job` every day at `time` (UTC) until `stop` is aborted; a running job is let finish. */
+export async function runDaily(time: TimeOfDay, job: DailyJob, stop: AbortSignal): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
+    if (stop.aborted) resolve();
+    stop.addEventListener("abort", () => resolve(), { once: true });
   });
-  let stopRequested = false;
-  const onSignal = () => {
-    stopRequested = true;
-    stop();
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
-  try {
-    while (!stopRequested) {
-      const at = nextOccurrence(new Date(), time);
-      job.onNext(at);
-      let timer: NodeJS.Timeout | undefined;
-      const due = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, at.getTime() - Date.now());
-      });
-      await Promise.race([due, stopped]);
-      clearTimeout(timer);
-      if (stopRequested) break;
-      await job.run().catch(job.onError);
-    }
-  } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+  while (!stop.aborted) {
+    const at = nextOccurrence(new Date(), time);
+    job.onNext(at);
+    let timer: NodeJS.Timeout | undefined;
+    const due = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, at.getTime() - Date.now());
+    });
+    await Promise.race([due, stopped]);
+    clearTimeout(timer);
+    if (stop.aborted) break;
+    await job.run().catch(job.onError);
   }
 }
