@@ -3,13 +3,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
-import { ConfigError, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import { connectDatabase } from "../db/bootstrap.ts";
 import { databaseNameOf, withDatabase } from "../db/connection-urls.ts";
 import { runCommittedMigrations, runCurrentMigrationOnce } from "../db/migrations.ts";
 import { prepareRolesAndDatabase } from "../db/prepare-database.ts";
 import { ERD_PATH, generateDocs, SCHEMA_PATH } from "../docs/generate-docs.ts";
 import { createLogger } from "../logger.ts";
+import { exitWith } from "./run-cli.ts";
 
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
@@ -53,10 +54,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `docs failed: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
+exitWith(main);

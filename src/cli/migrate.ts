@@ -1,10 +1,11 @@
 // `npm run migrate -- <graphile-migrate command>`: graphile-migrate against this project's
 // database (the embedded one is started or reused), e.g. `npm run migrate -- commit -m "add tasks"`.
-import { ConfigError, loadConfig } from "../config.ts";
+import { loadConfig } from "../config.ts";
 import { connectDatabase } from "../db/bootstrap.ts";
 import { spawnGraphileMigrate } from "../db/graphile-migrate-cli.ts";
 import { prepareRolesAndDatabase } from "../db/prepare-database.ts";
 import { createLogger } from "../logger.ts";
+import { exitWith } from "./run-cli.ts";
 
 async function main(): Promise<number> {
   const config = loadConfig(process.env);
@@ -20,12 +21,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      error instanceof ConfigError ? `${error.message}\n` : `migrate failed: ${(error as Error).message}\n`,
-    );
-    process.exit(1);
-  },
-);
+exitWith(main);

@@ -51,6 +51,11 @@ export function runCommand<Options extends NonNullable<ParseArgsConfig["options"
       await database.stop();
     }
   };
+  exitWith(main);
+}
+
+/** Runs a command's main function and exits with its code; failures are printed without a stack. */
+export function exitWith(main: () => Promise<number>): void {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -1,40 +1,18 @@
 // `npm run token -- --email <email> --org <slug>`: prints a signed token for local exploration.
-import { parseArgs } from "node:util";
 import pg from "pg";
 import { resolveJwtSecret } from "../auth/jwt-secret.ts";
 import { signToken } from "../auth/jwt.ts";
-import { ConfigError, loadConfig } from "../config.ts";
-import { connectDatabase } from "../db/bootstrap.ts";
-import { createLogger } from "../logger.ts";
+import { CommandError, runCommand } from "./run-cli.ts";
 
-const usage = `Usage: npm run token -- --email <email> --org <organisation slug>
+runCommand({
+  usage: `Usage: npm run token -- --email <email> --org <organisation slug>
 
 Prints a bearer token for that user acting in that organisation, signed with this
-server's JWT secret. The user must be an active member of the organisation.
-Example: npm run token -- --email maya@acme.test --org acme`;
-
-async function main(): Promise<number> {
-  let values: { email?: string; org?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: { email: { type: "string" }, org: { type: "string" }, help: { type: "boolean", short: "h" } },
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${usage}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
-  if (!values.email || !values.org) {
-    process.stderr.write(`Both --email and --org are required.\n\n${usage}\n`);
-    return 2;
-  }
-  const config = loadConfig(process.env);
-  const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-  const database = await connectDatabase(config, logger);
-  try {
+server's JWT secret, with a session that logout revokes. The user must be an active
+member of the organisation. Example: npm run token -- --email maya@acme.test --org acme`,
+  options: { email: { type: "string" }, org: { type: "string" } },
+  required: ["email", "org"],
+  async run({ values, config, logger, database }) {
     const client = new pg.Client({ connectionString: database.urls.ownerUrl });
     await client.connect();
     try {
@@ -47,13 +25,9 @@ async function main(): Promise<number> {
         [values.email, values.org],
       );
       const membership = rows[0];
-      if (!membership) {
-        process.stderr.write(`No membership of ${values.email} in organisation "${values.org}".\n`);
-        return 1;
-      }
+      if (!membership) throw new CommandError(`No membership of ${values.email} in organisation "${values.org}".`);
       if (membership.status !== "active") {
-        process.stderr.write(`${values.email}'s membership in "${values.org}" is ${membership.status}, not active.\n`);
-        return 1;
+        throw new CommandError(`${values.email}'s membership in "${values.org}" is ${membership.status}, not active.`);
       }
       const secret = await resolveJwtSecret(config, logger);
       // A real session, like login's: `logout` with this token revokes it.
@@ -68,21 +42,8 @@ async function main(): Promise<number> {
       );
       process.stderr.write(`Token for ${values.email} (${membership.role}) in ${values.org}:\n`);
       process.stdout.write(`${token}\n`);
-      return 0;
     } finally {
       await client.end();
     }
-  } finally {
-    await database.stop();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      error instanceof ConfigError ? `${error.message}\n` : `token failed: ${(error as Error).message}\n`,
-    );
-    process.exit(1);
   },
-);
+});
