@@ -143,6 +143,20 @@ describe("a member", () => {
   });
 });
 
+describe("requests GraphQL itself rejects", () => {
+  it.each([
+    ["an unknown field", "{ people { nodes { passwordHash } } }"],
+    ["a syntax error", "{ people { "],
+    ["a missing argument", "{ person { id } }"],
+  ])("%s gets no data and code GRAPHQL_VALIDATION_FAILED", async (_label, query) => {
+    const response = await graphql(server, query, { token: tokenFor(orgA, "member") });
+    expect(response.body.data).toBeUndefined();
+    expect(response.body.errors?.length).toBeGreaterThan(0);
+    for (const error of response.body.errors!) expect(error.extensions?.code).toBe("GRAPHQL_VALIDATION_FAILED");
+    expectNoLeak(response);
+  });
+});
+
 describe("mutations", () => {
   it("creating a person without organisation_id lands it in the token's organisation", async () => {
     const email = `new-${randomUUID()}@example.test`;

@@ -9,6 +9,7 @@ import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { maskError } from "./errors.ts";
 import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
+import { RequestErrorCodesPlugin } from "./request-error-codes-plugin.ts";
 import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
 
 /** The schemas PostGraphile exposes; private schemas (app_hidden, app_private) never are. */
@@ -28,7 +29,13 @@ export interface PresetOptions {
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
-    plugins: [TenantSmartTagsPlugin, TenantInflectionPlugin, NotFoundOnEmptyMutationPlugin, createAuthPlugin(options.tokens)],
+    plugins: [
+      TenantSmartTagsPlugin,
+      TenantInflectionPlugin,
+      NotFoundOnEmptyMutationPlugin,
+      RequestErrorCodesPlugin,
+      createAuthPlugin(options.tokens),
+    ],
     disablePlugins: ["NodePlugin"],
     pgServices: [
       makePgService({
