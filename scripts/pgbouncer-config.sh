@@ -11,6 +11,9 @@
 #   PGBOUNCER_MAX_SERVER_CONNECTIONS  server connections to PostgreSQL, at most       100
 #   PGBOUNCER_MAX_CLIENT_CONN     client connections PgBouncer accepts                1000
 #   PGBOUNCER_QUERY_WAIT_TIMEOUT  seconds a client may wait for a server connection   10
+#   PGBOUNCER_QUERY_TIMEOUT       seconds a query may run before PgBouncer gives up on  30
+#                                 it (keep it above DATABASE_STATEMENT_TIMEOUT_MS: it is
+#                                 for a server that stopped answering, not a slow query)
 set -euo pipefail
 
 out="${1:?usage: pgbouncer-config.sh <output folder>}"
@@ -24,12 +27,13 @@ listen_port="${PGBOUNCER_LISTEN_PORT:-6432}"
 max_server="${PGBOUNCER_MAX_SERVER_CONNECTIONS:-100}"
 max_client="${PGBOUNCER_MAX_CLIENT_CONN:-1000}"
 query_wait="${PGBOUNCER_QUERY_WAIT_TIMEOUT:-10}"
+query_timeout="${PGBOUNCER_QUERY_TIMEOUT:-30}"
 
 fail() { echo "pgbouncer-config: $*" >&2; exit 1; }
 [[ "$PGBOUNCER_DATABASE" =~ ^[A-Za-z0-9_]+$ ]] || fail "PGBOUNCER_DATABASE must be letters, digits and _"
 [[ "$PGBOUNCER_AUTH_USER" =~ ^[A-Za-z0-9_]+$ ]] || fail "PGBOUNCER_AUTH_USER must be letters, digits and _"
 [[ "$host" =~ ^[A-Za-z0-9_.:-]+$ ]] || fail "POSTGRES_HOST is not a host name"
-for value in "$port" "$listen_port" "$max_server" "$max_client" "$query_wait"; do
+for value in "$port" "$listen_port" "$max_server" "$max_client" "$query_wait" "$query_timeout"; do
   [[ "$value" =~ ^[0-9]+$ ]] || fail "ports, sizes and timeouts must be whole numbers (got '$value')"
 done
 (( max_server >= 1 && max_server <= 100 )) || fail "PGBOUNCER_MAX_SERVER_CONNECTIONS must be 1 to 100 (got $max_server)"
@@ -61,6 +65,7 @@ max_client_conn = $max_client
 server_connect_timeout = 5
 server_login_retry = 1
 query_wait_timeout = $query_wait
+query_timeout = $query_timeout
 server_check_delay = 10
 server_idle_timeout = 60
 

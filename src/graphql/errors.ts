@@ -71,7 +71,12 @@ const INVALID_INPUT_STATES = new Set([
   "23514", // check_violation
 ]);
 
-const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "53300"]);
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "53300",
+  // Class 08, connection exceptions; PgBouncer reports query_wait_timeout, query_timeout and
+  // server_login_retry as 08P01.
+  "08000", "08001", "08003", "08004", "08006", "08P01",
+]);
 
 function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | undefined {
   const state = typeof error.code === "string" ? error.code : undefined;

@@ -11,17 +11,6 @@ export class DatabaseUnavailableError extends Error {
 interface ErrorFields {
   code?: unknown;
   message?: unknown;
-  errors?: unknown;
-}
-
-/** Error codes (Node errno names and SQLSTATEs) that mean "the database is not there right now". */
-const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "57P01", "57P02", "57P03", "53300"]);
-
-export function isConnectionFailure(error: unknown): boolean {
-  const fields = (error ?? {}) as ErrorFields;
-  if (typeof fields.code === "string" && UNREACHABLE.has(fields.code)) return true;
-  const message = typeof fields.message === "string" ? fields.message : "";
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message);
 }
 
 /** One sentence about what failed; the caller adds which URL and which step. */

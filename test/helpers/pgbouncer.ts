@@ -20,6 +20,7 @@ export interface PgBouncerOptions {
   postgresPort: number;
   maxServerConnections: number;
   queryWaitTimeoutSeconds?: number;
+  queryTimeoutSeconds?: number;
 }
 
 export interface RunningPgBouncer {
@@ -63,6 +64,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<Running
       PGBOUNCER_LISTEN_PORT: String(port),
       PGBOUNCER_MAX_SERVER_CONNECTIONS: String(options.maxServerConnections),
       PGBOUNCER_QUERY_WAIT_TIMEOUT: String(options.queryWaitTimeoutSeconds ?? 10),
+      PGBOUNCER_QUERY_TIMEOUT: String(options.queryTimeoutSeconds ?? 30),
     },
   });
   const user = await unprivilegedUser();

@@ -19,6 +19,10 @@ export interface RestartablePostgres {
   /** fast: clients are disconnected (57P01); immediate: the server dies without cleaning up. */
   stop(mode?: "fast" | "immediate"): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP to the server and all its processes: it accepts TCP connections but never answers. */
+  freeze(): Promise<void>;
+  /** SIGCONT: the frozen server carries on. */
+  thaw(): Promise<void>;
   /** Stops the server and deletes its files. */
   destroy(): Promise<void>;
 }
@@ -43,6 +47,10 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
     execFileAsync(pgCtl, [...args, `--pgdata=${clusterDirectory}`], { ...runAsOwner, cwd: os.tmpdir(), env: { ...process.env, LC_ALL: "C" } });
 
   let running = true;
+  const signalAll = async (signal: NodeJS.Signals, order: "parent first" | "children first") => {
+    const processes = await serverProcesses(clusterDirectory);
+    for (const pid of order === "parent first" ? processes : processes.reverse()) process.kill(pid, signal);
+  };
   return {
     port: embedded.port,
     rootUrl: embedded.urls.rootUrl!,
@@ -55,10 +63,27 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
       await pgCtlRun(["restart", "--wait", "--timeout=60", `--log=${path.join(clusterDirectory, "server.log")}`]);
       running = true;
     },
+    freeze: () => signalAll("SIGSTOP", "parent first"),
+    thaw: () => signalAll("SIGCONT", "children first"),
     async destroy() {
+      if (running) await signalAll("SIGCONT", "children first").catch(() => {});
       if (running) await pgCtlRun(["stop", "--wait", "--timeout=60", "--mode=immediate"]).catch(() => {});
       running = false;
       await fs.rm(folder, { recursive: true, force: true });
     },
   };
+}
+
+/** The postmaster (from postmaster.pid) followed by its children (from /proc): this cluster only. */
+async function serverProcesses(clusterDirectory: string): Promise<number[]> {
+  const postmaster = Number((await fs.readFile(path.join(clusterDirectory, "postmaster.pid"), "utf8")).split("\n")[0]);
+  const children: number[] = [];
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // "pid (comm) state ppid …": the command may contain spaces, so read after the last ")".
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (parent === postmaster) children.push(Number(entry));
+  }
+  return [postmaster, ...children];
 }

@@ -100,6 +100,10 @@ describe("docker-compose.yaml", () => {
     expect(dockerfile).toMatch(/pgbouncer-config\.sh \/tmp\/pgbouncer && exec pgbouncer \/tmp\/pgbouncer\/pgbouncer\.ini/);
     expect(pgbouncerScript).toMatch(/^pool_mode = transaction$/m);
     expect(Number(environmentOf("pgbouncer").PGBOUNCER_MAX_SERVER_CONNECTIONS)).toBe(100);
+    // PgBouncer gives up on a frozen server only after a statement could legitimately have finished.
+    expect(Number(environmentOf("pgbouncer").PGBOUNCER_QUERY_TIMEOUT) * 1000).toBeGreaterThan(
+      Number(environmentOf("api").DATABASE_STATEMENT_TIMEOUT_MS),
+    );
     expect(environmentOf("pgbouncer").PGBOUNCER_AUTH_USER).toBe(new URL(environmentOf("api").AUTH_DATABASE_URL!).username);
   });
 
