@@ -5,7 +5,7 @@
 // scratch database renamed into place. A failure at any step leaves the current database as it was.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { databaseNameOf, withDatabase, type DatabaseUrls } from "../db/connection-urls.ts";
+import { databaseNameOf, userNameOf, withDatabase, type DatabaseUrls } from "../db/connection-urls.ts";
 import { prepareRolesAndDatabase } from "../db/prepare-database.ts";
 import type { Logger } from "../logger.ts";
 import { createBackup } from "./backup.ts";
@@ -81,7 +81,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 
     // The dump grants to and is owned by these roles: they must exist before it loads.
     await prepareRolesAndDatabase(urls, logger);
-    await root.query(`create database ${id(scratch)} owner ${id(databaseOwnerRole(urls))}`);
+    await root.query(`create database ${id(scratch)} owner ${id(userNameOf(urls.ownerUrl))}`);
     scratchCreated = true;
 
     const { dbname, env } = connectionArguments(withDatabase(urls.rootUrl, scratch));
@@ -98,9 +98,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     await assertNotInUse(root, database);
     const replaced = `${database.slice(0, 40)}_replaced_${randomBytes(4).toString("hex")}`;
     try {
-      if (exists || (await root.query("select 1 from pg_database where datname = $1", [database])).rowCount === 1) {
-        await root.query(`alter database ${id(database)} rename to ${id(replaced)}`);
-      }
+      // prepareRolesAndDatabase above created the database if it was missing: it exists now.
+      await root.query(`alter database ${id(database)} rename to ${id(replaced)}`);
       await root.query(`alter database ${id(scratch)} rename to ${id(database)}`);
       scratchCreated = false;
     } catch (error) {
@@ -116,10 +115,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (scratchCreated) await root.query(`drop database if exists ${id(scratch)} with (force)`).catch(() => {});
     await root.end().catch(() => {});
   }
-}
-
-function databaseOwnerRole(urls: DatabaseUrls): string {
-  return decodeURIComponent(new URL(urls.ownerUrl).username);
 }
 
 /** Sessions on the database other than ours: the API's pool, PgBouncer's server connections, psql… */

@@ -67,6 +67,8 @@ export interface NativeCluster {
   dataDirectory: string;
   url(database?: string): string;
   query<T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]>;
+  /** The single row a query returns (fails if there is none). */
+  queryOne<T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T>;
   start(): Promise<void>;
   stop(mode?: "fast" | "immediate"): Promise<void>;
 }
@@ -93,18 +95,24 @@ export async function nativeCluster(
     `\n# added by the test\n${Object.entries(settings).map(([key, value]) => `${key} = ${value}`).join("\n")}\n`,
   );
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
+  const query = async <T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]> => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql, values)).rows;
+    } finally {
+      await client.end();
+    }
+  };
   return {
     port,
     dataDirectory,
     url,
-    async query(sql, values) {
-      const client = new pg.Client({ connectionString: url() });
-      await client.connect();
-      try {
-        return (await client.query(sql, values)).rows;
-      } finally {
-        await client.end();
-      }
+    query,
+    async queryOne<T extends pg.QueryResultRow>(sql: string, values?: unknown[]) {
+      const [row] = await query<T>(sql, values);
+      if (row === undefined) throw new Error(`no row from: ${sql}`);
+      return row;
     },
     async start() {
       await workspace.run("pg_ctl", ["start", "--wait", "--timeout=60", `--pgdata=${dataDirectory}`, `--log=${dataDirectory}.log`]);

@@ -55,10 +55,10 @@ describe("point-in-time recovery", () => {
     await primary.query("insert into ledger (n) select generate_series(1, 100)");
     await workspace.run("pg_basebackup", [`--dbname=${primary.url()}`, `--pgdata=${path.join(workspace.folder, "base")}`, "--wal-method=none", "--checkpoint=fast"]);
     await primary.query("insert into ledger (n) select generate_series(101, 200)");
-    const [{ target }] = await primary.query<{ target: string }>("select clock_timestamp()::text as target");
+    const { target } = await primary.queryOne<{ target: string }>("select clock_timestamp()::text as target");
     await new Promise((resolve) => setTimeout(resolve, 50));
     await primary.query("insert into ledger (n) select generate_series(201, 300)");
-    const [{ segment }] = await primary.query<{ segment: string }>("select pg_walfile_name(pg_switch_wal()) as segment");
+    const { segment } = await primary.queryOne<{ segment: string }>("select pg_walfile_name(pg_switch_wal()) as segment");
     await waitFor("the last segment to be archived", async () => {
       const [row] = await primary.query<{ last: string | null }>("select last_archived_wal as last from pg_stat_archiver");
       return row?.last !== null && row!.last >= segment ? true : undefined;
@@ -83,9 +83,9 @@ describe("point-in-time recovery", () => {
       const [row] = await recovered.query<{ recovering: boolean }>("select pg_is_in_recovery() as recovering");
       return row?.recovering === false ? true : undefined;
     });
-    const [{ count, max }] = await recovered.query<{ count: number; max: number }>("select count(*)::int as count, max(n) as max from ledger");
+    const { count, max } = await recovered.queryOne<{ count: number; max: number }>("select count(*)::int as count, max(n) as max from ledger");
     expect({ count, max }).toEqual({ count: 200, max: 200 });
-    const [{ total }] = await primary.query<{ total: number }>("select count(*)::int as total from ledger");
+    const { total } = await primary.queryOne<{ total: number }>("select count(*)::int as total from ledger");
     expect(total).toBe(300);
   });
 });
@@ -104,7 +104,7 @@ describe("a streaming read replica", () => {
       return rows.length === 1 ? rows[0]!.n : undefined;
     });
     expect(seen).toBe(1001);
-    const [{ recovering }] = await replica.query<{ recovering: boolean }>("select pg_is_in_recovery() as recovering");
+    const { recovering } = await replica.queryOne<{ recovering: boolean }>("select pg_is_in_recovery() as recovering");
     expect(recovering).toBe(true);
     await expect(replica.query("insert into ledger (n) values (1002)")).rejects.toMatchObject({ code: "25006" });
     const streaming = await primary.query<{ state: string }>("select state from pg_stat_replication");
