@@ -12,8 +12,11 @@ export type DatabaseConfig =
       kind: "external";
       /** Superuser; used only to create roles, the database and extensions. */
       rootUrl: string | undefined;
-      /** Owner of the database; runs migrations. */
-      ownerUrl: string;
+      /**
+       * Owner of the database; runs migrations. Absent only for a server that just serves
+       * (MIGRATE_ON_START=false): it never logs in as the owner. Ask for it with requireOwnerUrl.
+       */
+      ownerUrl: string | undefined;
       /** The server's pool logs in as this role (NOINHERIT, no rights of its own). */
       authenticatorUrl: string;
       /** Scratch database for `graphile-migrate commit` in development. */
@@ -252,25 +255,18 @@ function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwne
   };
 }
 
-/**
- * A server that neither migrates nor loads demo data (MIGRATE_ON_START=false, no DATABASE_URL)
- * never logs in as the owner, so a deployment need not give it the owner's password. Anything
- * that still asks for the owner URL (a CLI run in that environment) gets a clear ConfigError.
- */
+/** A server that neither migrates nor loads demo data never logs in as the owner. */
 function servingOnlyDatabase(authenticatorUrl: string): DatabaseConfig {
-  const database = {
-    kind: "external" as const,
-    rootUrl: undefined,
-    authenticatorUrl,
-    shadowUrl: undefined,
-  };
-  return Object.defineProperty(database, "ownerUrl", {
-    enumerable: true,
-    get(): never {
-      throw new ConfigError(
-        "DATABASE_URL is not set: this environment serves requests only (MIGRATE_ON_START=false). " +
-          "Set DATABASE_URL (the owner) to migrate, load demo data or use the CLI tools.",
-      );
-    },
-  }) as typeof database & { ownerUrl: string };
+  return { kind: "external", rootUrl: undefined, ownerUrl: undefined, authenticatorUrl, shadowUrl: undefined };
+}
+
+/** The owner URL, for the work that needs it (migrations, demo data, the CLI tools). */
+export function requireOwnerUrl(database: { ownerUrl: string | undefined }): string {
+  if (database.ownerUrl === undefined) {
+    throw new ConfigError(
+      "DATABASE_URL is not set: this environment serves requests only (MIGRATE_ON_START=false). " +
+        "Set DATABASE_URL (the owner) to migrate, load demo data or use the CLI tools.",
+    );
+  }
+  return database.ownerUrl;
 }

@@ -1,6 +1,6 @@
 // Entry point of `npm run dev`: the server with PostGraphile's schema watch, plus
 // `graphile-migrate watch` re-running migrations/current.sql on every save.
-import { loadConfig } from "./config.ts";
+import { loadConfig, requireOwnerUrl } from "./config.ts";
 import { spawnGraphileMigrate } from "./db/graphile-migrate-cli.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { printWelcome, reportStartupFailure, stopOnSignals } from "./process-lifecycle.ts";
@@ -12,7 +12,8 @@ async function dev(): Promise<void> {
     const config = loadConfig(process.env);
     logger = createLogger(config.logLevel);
     const server = await startServer(config, logger, { watchSchema: true });
-    const migrateWatch = spawnGraphileMigrate(["watch"], server.database.urls);
+    const urls = server.database.urls;
+    const migrateWatch = spawnGraphileMigrate(["watch"], { ...urls, ownerUrl: requireOwnerUrl(urls) });
     const childExited = new Promise<void>((resolve) => migrateWatch.once("exit", () => resolve()));
     stopOnSignals(async () => {
       migrateWatch.kill("SIGTERM");

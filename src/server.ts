@@ -4,8 +4,8 @@ import type { Server } from "node:http";
 import pg from "pg";
 import { postgraphile, type PostGraphileInstance } from "postgraphile";
 import { resolveJwtSecret } from "./auth/jwt-secret.ts";
-import type { Config } from "./config.ts";
-import { connectDatabase, type Database } from "./db/bootstrap.ts";
+import { requireOwnerUrl, type Config } from "./config.ts";
+import { connectDatabase } from "./db/bootstrap.ts";
 import { databaseNameOf, withDatabase, type DatabaseUrls } from "./db/connection-urls.ts";
 import { loadDemoDataIfEmpty } from "./db/demo-data.ts";
 import { migrationsFolder, runCommittedMigrations } from "./db/migrations.ts";
@@ -18,9 +18,12 @@ import { readCommittedMigrations, type CommittedMigration } from "./ops/committe
 import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
 import { checkReadiness } from "./ops/readiness.ts";
 
+/** The server's database URLs: without an owner URL when it only serves (MIGRATE_ON_START=false). */
+export type ServingUrls = Omit<DatabaseUrls, "ownerUrl"> & { ownerUrl: string | undefined };
+
 export interface RunningServer {
   url: string;
-  database: Database;
+  database: { urls: ServingUrls; stop(): Promise<void> };
   /** Stops accepting, lets in-flight requests finish (bounded), closes the pool, stops the embedded database. */
   close(): Promise<void>;
 }
@@ -36,7 +39,7 @@ export const APPLICATION_NAME = "prospectflow-api";
 export async function startServer(config: Config, logger: Logger, options: StartOptions): Promise<RunningServer> {
   // An external database is used as configured; only the embedded one needs starting. (A
   // serving-only configuration has no owner URL, so it must not go through connectDatabase.)
-  const database: Database =
+  const database: RunningServer["database"] =
     config.database.kind === "external"
       ? { urls: config.database, stop: async () => {} }
       : await connectDatabase(config, logger);
@@ -69,7 +72,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
     const watch =
       options.watchSchema && database.urls.rootUrl !== undefined
-        ? { superuserUrl: withDatabase(database.urls.rootUrl, databaseNameOf(database.urls.ownerUrl)) }
+        ? { superuserUrl: withDatabase(database.urls.rootUrl, databaseNameOf(database.urls.authenticatorUrl)) }
         : undefined;
     pgl = postgraphile(
       createPreset({
@@ -134,25 +137,28 @@ type StepRunner = <T>(step: string, url: string, work: () => Promise<T>) => Prom
  */
 async function prepareForServing(
   config: Config,
-  urls: DatabaseUrls,
+  servingUrls: ServingUrls,
   committed: CommittedMigration[],
   logger: Logger,
   step: StepRunner,
 ): Promise<void> {
+  const urls = servingUrls;
   if (config.migrateOnStart) {
+    const ownerUrls = { ...urls, ownerUrl: requireOwnerUrl(urls) };
     const rootUrl = urls.rootUrl;
     if (rootUrl !== undefined) {
       await step("create the roles and the database (ROOT_DATABASE_URL)", rootUrl, () =>
-        prepareRolesAndDatabase({ ...urls, rootUrl }, logger),
+        prepareRolesAndDatabase({ ...ownerUrls, rootUrl }, logger),
       );
     }
-    await step("apply the migrations (DATABASE_URL)", urls.ownerUrl, async () => {
-      await runCommittedMigrations(urls, logger);
-      await allowAuthenticatorToReadMigrationHistory(urls);
+    await step("apply the migrations (DATABASE_URL)", ownerUrls.ownerUrl, async () => {
+      await runCommittedMigrations(ownerUrls, logger);
+      await allowAuthenticatorToReadMigrationHistory(ownerUrls);
     });
   }
   if (config.loadDemoData) {
-    await step("load the demo data (DATABASE_URL)", urls.ownerUrl, () => loadDemoDataIfEmpty(urls.ownerUrl, logger));
+    const ownerUrl = requireOwnerUrl(urls);
+    await step("load the demo data (DATABASE_URL)", ownerUrl, () => loadDemoDataIfEmpty(ownerUrl, logger));
   }
   await step("check the serving role (AUTH_DATABASE_URL)", urls.authenticatorUrl, () =>
     assertServingRoleIsSafe(urls.authenticatorUrl),

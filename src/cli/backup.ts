@@ -3,7 +3,7 @@
 // `npm run db:backup -- full --daily-at 02:00` keeps running and takes one every day at that
 // UTC time (the compose backup service).
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { ConfigError, loadConfig, requireOwnerUrl, type Config } from "../config.ts";
 import { redact } from "../db/connection-urls.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { BACKUP_MODES, type BackupMode } from "../ops/backup-files.ts";
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     throw new ConfigError("db:backup needs DATABASE_URL (the owner) and AUTH_DATABASE_URL of the database to back up.");
   }
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-  const ownerUrl = config.database.ownerUrl;
+  const ownerUrl = requireOwnerUrl(config.database);
   if (dailyAt === undefined) {
     await backupOnce(config, ownerUrl, mode, logger);
     return 0;

@@ -3,7 +3,7 @@
 // committed migrations as the owner, lets the authenticator read the migration history (for
 // /readyz), then exits: 0 when the database is ready to serve, 1 with a clear message otherwise.
 // The API can then run with MIGRATE_ON_START=false and no owner credentials.
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, requireOwnerUrl } from "../config.ts";
 import { runCommittedMigrations } from "../db/migrations.ts";
 import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "../db/prepare-database.ts";
 import { redact } from "../db/connection-urls.ts";
@@ -16,8 +16,8 @@ async function main(): Promise<number> {
     throw new ConfigError("migrate-deploy needs DATABASE_URL and AUTH_DATABASE_URL (and ROOT_DATABASE_URL to create them).");
   }
   const logger = createLogger(config.logLevel);
-  const urls = config.database;
-  const { rootUrl } = urls;
+  const { rootUrl, authenticatorUrl, shadowUrl } = config.database;
+  const urls = { rootUrl, ownerUrl: requireOwnerUrl(config.database), authenticatorUrl, shadowUrl };
   if (rootUrl !== undefined) {
     await prepareRolesAndDatabase({ ...urls, rootUrl }, logger).catch((error: unknown) => {
       throw databaseStepFailed("create the roles and the database (ROOT_DATABASE_URL)", rootUrl, error);

@@ -3,7 +3,7 @@
 // Needs ROOT_DATABASE_URL (a superuser), DATABASE_URL and AUTH_DATABASE_URL. Refuses a database
 // that is in use: stop the API (and PgBouncer) first.
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, requireOwnerUrl } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { DatabaseUnavailableError } from "../ops/database-failures.ts";
 import { OpsError } from "../ops/ops-error.ts";
@@ -43,7 +43,8 @@ async function main(): Promise<number> {
     );
   }
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-  const { rootUrl, ownerUrl, authenticatorUrl, shadowUrl } = config.database;
+  const { rootUrl, authenticatorUrl, shadowUrl } = config.database;
+  const ownerUrl = requireOwnerUrl(config.database);
   const result = await restoreBackup({
     file,
     urls: { rootUrl, ownerUrl, authenticatorUrl, shadowUrl },

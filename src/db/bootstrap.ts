@@ -1,6 +1,6 @@
 // Brings the database to a servable state: embedded or external server, roles and database,
 // committed migrations. Used by the server, the dev loop and the CLI tools.
-import type { Config } from "../config.ts";
+import { requireOwnerUrl, type Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
@@ -16,7 +16,8 @@ export interface Database {
 /** The server's URLs: an embedded PostgreSQL (started or reused), or the configured one. */
 export async function connectDatabase(config: Config, logger: Logger): Promise<Database> {
   if (config.database.kind === "external") {
-    const { rootUrl, ownerUrl, authenticatorUrl, shadowUrl } = config.database;
+    const { rootUrl, authenticatorUrl, shadowUrl } = config.database;
+    const ownerUrl = requireOwnerUrl(config.database);
     return { urls: { rootUrl, ownerUrl, authenticatorUrl, shadowUrl }, stop: async () => {} };
   }
   const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, logger });
