@@ -1,0 +1,61 @@
+// The benchmark data set sizes. Each preset lives in its own database on the same PostgreSQL
+// server (prospectflow_bench_<name>), so a seeded preset is reused by later runs.
+
+export interface Preset {
+  name: PresetName;
+  /** Organisations in total, the last one being the small probe organisation. */
+  organisations: number;
+  /** How many of them are large (the first ones). */
+  large: number;
+  /** People (and positions) of each large organisation. */
+  largePeople: number;
+  description: string;
+}
+
+export const PRESET_NAMES = ["quick", "standard", "full"] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export const PRESETS: Record<PresetName, Preset> = {
+  quick: {
+    name: "quick",
+    organisations: 10,
+    large: 1,
+    largePeople: 10_000,
+    description: "10 organisations: 1 large (10,000 people), 9 small",
+  },
+  standard: {
+    name: "standard",
+    organisations: 1_000,
+    large: 3,
+    largePeople: 100_000,
+    description: "1,000 organisations: 3 large (100,000 people each), 997 small",
+  },
+  full: {
+    name: "full",
+    organisations: 1_000,
+    large: 10,
+    largePeople: 100_000,
+    description: "1,000 organisations: 10 large (100,000 people each), 990 small",
+  },
+};
+
+/** `npm run bench` without --preset. */
+export const DEFAULT_PRESET: PresetName = "standard";
+
+/**
+ * The data set a small organisation's dashboard is compared against: "as fast with 1,000
+ * organisations present as with 10".
+ */
+export const BASELINE_PRESET: PresetName = "quick";
+
+export function parsePreset(value: string | undefined, fallback: PresetName): Preset {
+  const name = value ?? fallback;
+  if (!(PRESET_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`Unknown preset "${name}": use one of ${PRESET_NAMES.join(", ")}.`);
+  }
+  return PRESETS[name as PresetName];
+}
+
+export function benchDatabaseName(preset: Preset): string {
+  return `prospectflow_bench_${preset.name}`;
+}

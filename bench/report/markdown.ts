@@ -1,0 +1,114 @@
+// The run's report as markdown: the table (requests/s, p50, p99, errors, server peak RSS), the
+// ratios, the targets, and how it was measured.
+import type { Scenario } from "../scenarios.ts";
+import { TARGETS, VARIANTS, type CellSummary, type ScenarioSummary, type Verdict, type VariantId } from "./summary.ts";
+
+export interface ReportInput {
+  title: string;
+  generatedAt: string;
+  machineSummary: string;
+  method: string[];
+  scenarios: Scenario[];
+  summaries: ScenarioSummary[];
+  baseline: CellSummary | undefined;
+  smallRatio: number | undefined;
+  verdicts: Verdict[];
+  notes: string[];
+  chartFile: string | undefined;
+}
+
+const number = (value: number | undefined, digits = 0) =>
+  value === undefined || Number.isNaN(value) ? "–" : value.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (value: number | undefined) => (value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1));
+const mib = (bytes: number | undefined) => (bytes === undefined ? "–" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
+const ratio = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
+const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "✅ met" : "❌ missed");
+
+export function resultsTable(input: Pick<ReportInput, "scenarios" | "summaries" | "baseline">): string {
+  const rows = [
+    "| scenario | variant | requests/s | p50 ms | p99 ms | errors | server peak RSS |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const summary of input.summaries) {
+    for (const variant of Object.keys(VARIANTS) as VariantId[]) {
+      const cell = summary.cells[variant];
+      if (!cell) continue;
+      const extra = cell.lostOpens !== undefined ? ` (lost opens: ${cell.lostOpens})` : "";
+      rows.push(
+        `| ${summary.scenario} | ${VARIANTS[variant].short} | ${number(cell.requestsPerSecond)} | ${ms(cell.p50Ms)} | ` +
+          `${ms(cell.p99Ms)} | ${cell.errors}${extra} | ${mib(cell.peakRssBytes)} |`,
+      );
+    }
+    if (summary.scenario === "dashboard-small" && input.baseline) {
+      const b = input.baseline;
+      rows.push(
+        `| dashboard-small, 10 organisations | a API | ${number(b.requestsPerSecond)} | ${ms(b.p50Ms)} | ${ms(b.p99Ms)} | ` +
+          `${b.errors} | ${mib(b.peakRssBytes)} |`,
+      );
+    }
+  }
+  return rows.join("\n");
+}
+
+export function ratiosTable(summaries: ScenarioSummary[]): string {
+  const rows = [
+    "| scenario | a/b (RLS cost, target ≥ 0.90) | a/c (GraphQL cost, target ≥ 0.50 on reads) | a/d (distance to PostgreSQL's limit) |",
+    "| --- | ---: | ---: | ---: |",
+  ];
+  for (const s of summaries) {
+    const flag = (value: number | undefined, goal: number | undefined) =>
+      value === undefined ? "–" : goal === undefined ? ratio(value) : `${ratio(value)} ${value >= goal ? "✅" : "❌"}`;
+    rows.push(
+      `| ${s.scenario} | ${flag(s.ratios.ab, TARGETS.rlsCost)} | ${flag(s.ratios.ac, s.kind === "read" ? TARGETS.graphqlCost : undefined)} | ` +
+        `${ratio(s.ratios.ad)} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+export function verdictTable(verdicts: Verdict[]): string {
+  const rows = ["| target | scenario | measured | goal | |", "| --- | --- | ---: | --- | --- |"];
+  for (const v of verdicts) {
+    const value = v.value === undefined ? "–" : v.target.startsWith("p99") ? `${ms(v.value)} ms` : v.target.startsWith("Pixel") ? number(v.value) : v.target.startsWith("Zero") ? String(v.value) : ratio(v.value);
+    rows.push(`| ${v.target} | ${v.scenario ?? ""} | ${value} | ${v.goal} | ${mark(v.met)} |`);
+  }
+  return rows.join("\n");
+}
+
+export function renderReport(input: ReportInput): string {
+  const scenarioList = input.scenarios.map((s) => `- \`${s.id}\`: ${s.title}`).join("\n");
+  return [
+    `# ${input.title}`,
+    "",
+    `Generated ${input.generatedAt} by \`npm run bench\`. ${input.machineSummary}`,
+    "",
+    ...(input.chartFile ? [`![Throughput and p99 latency per scenario and variant](${input.chartFile})`, ""] : []),
+    "## Results (medians over rounds)",
+    "",
+    resultsTable(input),
+    "",
+    "Variants:",
+    "",
+    ...(Object.keys(VARIANTS) as VariantId[]).map((v) => `- ${VARIANTS[v].label}`),
+    "",
+    "## Ratios (throughput, per round then the median)",
+    "",
+    ratiosTable(input.summaries),
+    "",
+    `Small organisation's dashboard, with 10 organisations / with all of this preset's: ${ratio(input.smallRatio)} (target ≤ ${TARGETS.smallOrganisation.toFixed(2)}).`,
+    "",
+    "## Targets",
+    "",
+    verdictTable(input.verdicts),
+    "",
+    "## Scenarios",
+    "",
+    scenarioList,
+    "",
+    "## How this was measured",
+    "",
+    ...input.method.map((line) => `- ${line}`),
+    ...(input.notes.length > 0 ? ["", "## Notes from this run", "", ...input.notes.map((line) => `- ${line}`)] : []),
+    "",
+  ].join("\n");
+}

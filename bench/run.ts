@@ -1,0 +1,527 @@
+// `npm run bench`: seeds (or reuses) the bench databases, starts the variants side by side and
+// measures every scenario against each of them, in interleaved rounds, on loopback. Writes
+// bench/results/<time>/ (results.md, results.json, machine.md, chart.svg, chart.png), updates
+// bench/results/latest.md and prints the table.
+//
+//   a) the API as shipped: `node src/main.ts`, NODE_ENV=production, RLS on, JWT verified
+//   b) the same API with RLS bypassed and an explicit organisation filter (bench-only server)
+//   c) express + pg running the same SQL by hand (bench-only server), RLS on
+//   d) pgbench running that SQL against PostgreSQL
+import { randomBytes, randomInt } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import type { AutocannonRequest } from "autocannon";
+import { databaseNameOf } from "../src/db/connection-urls.ts";
+import { findFreePort } from "../src/db/embedded-postgres.ts";
+import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../src/db/roles.ts";
+import { benchRoot, connectBenchCluster, ensureBenchDatabase, type SeedInfo } from "./bench-database.ts";
+import { runHttpLoad, type LoadMeasurement } from "./load/http-load.ts";
+import { ensurePgbench, pgbenchVersion, runPgbench } from "./load/pgbench.ts";
+import { BASELINE_PRESET, DEFAULT_PRESET, PRESET_NAMES, PRESETS, parsePreset, type Preset } from "./presets.ts";
+import { chartSvg, svgToPng } from "./report/chart.ts";
+import { describeMachine, machineMarkdown, machineSummary } from "./report/machine.ts";
+import { renderReport, resultsTable, ratiosTable, verdictTable } from "./report/markdown.ts";
+import {
+  findCell,
+  smallOrganisationRatio,
+  summariseCell,
+  summariseScenario,
+  verdicts as computeVerdicts,
+  type Cell,
+  type CellKey,
+  type RoundMeasurement,
+  type VariantId,
+} from "./report/summary.ts";
+import {
+  CREATED_EMAIL_DOMAIN,
+  SCENARIOS,
+  TENANT_SETTINGS_SQL,
+  pixelPgbenchScript,
+  pixelToken,
+  toPgbenchSql,
+  type Member,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioId,
+} from "./scenarios.ts";
+import { countOpenEvents, deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
+import { CHILD_ENV } from "./variants/child-settings.ts";
+import { startServerProcess, type ServerProcess } from "./variants/server-process.ts";
+
+const usage = `Usage: npm run bench -- [options]
+
+Measures each scenario against the API as shipped (a), the API with RLS bypassed (b), a
+hand-written express + pg endpoint (c) and pgbench (d), side by side, in interleaved rounds.
+
+  --preset <name>        data set: ${PRESET_NAMES.join(", ")} (default ${DEFAULT_PRESET}, or BENCH_PRESET)
+  --rounds <n>           rounds per variant and scenario (default 3); the report gives medians
+  --seconds <n>          length of each measurement (default 5)
+  --warmup <n>           warm-up seconds per variant and scenario before the rounds (default 2)
+  --connections <n>      HTTP connections (default 16)
+  --pool <n>             database connections of each server (default 10, the shipped default)
+  --pgbench-clients <n>  pgbench clients (default: the same as --pool)
+  --scenarios <a,b,…>    only these scenarios (${SCENARIOS.map((s) => s.id).join(", ")})
+  --no-baseline          skip the 10-organisation data set (small-organisation target)
+  --reseed               rebuild the data set even if an identical one exists
+  --out <folder>         where to write the results (default bench/results/<time>)`;
+
+interface RunOptions {
+  preset: Preset;
+  rounds: number;
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  poolMax: number;
+  pgbenchClients: number;
+  scenarios: Scenario[];
+  baseline: boolean;
+  reseed: boolean;
+  outDirectory: string | undefined;
+}
+
+function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        preset: { type: "string" },
+        rounds: { type: "string" },
+        seconds: { type: "string" },
+        warmup: { type: "string" },
+        connections: { type: "string" },
+        pool: { type: "string" },
+        "pgbench-clients": { type: "string" },
+        scenarios: { type: "string" },
+        "no-baseline": { type: "boolean" },
+        reseed: { type: "boolean" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${usage}\n`);
+    return { exitCode: 2 };
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return { exitCode: 0 };
+  }
+  const positive = (name: string, fallback: number): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number (got ${String(raw)})`);
+    return value;
+  };
+  const wanted = typeof values.scenarios === "string" ? values.scenarios.split(",").map((s) => s.trim()) : undefined;
+  const unknown = wanted?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
+  if (unknown.length > 0) throw new Error(`Unknown scenario(s): ${unknown.join(", ")}`);
+  const poolMax = positive("pool", 10);
+  return {
+    preset: parsePreset(typeof values.preset === "string" ? values.preset : process.env.BENCH_PRESET, DEFAULT_PRESET),
+    rounds: Math.max(1, positive("rounds", 3)),
+    seconds: Math.max(1, positive("seconds", 5)),
+    warmupSeconds: positive("warmup", 2),
+    connections: Math.max(1, positive("connections", 16)),
+    poolMax,
+    pgbenchClients: Math.max(1, positive("pgbench-clients", poolMax)),
+    scenarios: wanted ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS,
+    baseline: !values["no-baseline"],
+    reseed: values.reseed === true,
+    outDirectory: typeof values.out === "string" ? path.resolve(values.out) : undefined,
+  };
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Which variants a scenario runs on: the pixel has no GraphQL and no RLS (a SECURITY DEFINER function). */
+function variantsOf(scenario: Scenario): VariantId[] {
+  return scenario.kind === "pixel" ? ["a", "d"] : ["a", "b", "c", "d"];
+}
+
+interface Servers {
+  a: ServerProcess;
+  b: ServerProcess;
+  c: ServerProcess;
+  /** The shipped API on the 10-organisation data set. */
+  baseline: ServerProcess | undefined;
+}
+
+interface Dataset {
+  urls: { ownerUrl: string; authenticatorUrl: string };
+  seed: SeedInfo;
+  context: ScenarioContext;
+}
+
+function memberOf(context: ScenarioContext, scenario: Scenario): Member {
+  return context.members[scenario.member];
+}
+
+function httpRequest(scenario: Scenario, variant: "a" | "b" | "c", context: ScenarioContext): AutocannonRequest & {
+  prepare?: (request: AutocannonRequest) => AutocannonRequest;
+} {
+  if (scenario.kind === "pixel") {
+    return {
+      method: "GET",
+      path: `/t/${pixelToken(1)}.gif`,
+      prepare: (request) => ({ ...request, path: `/t/${pixelToken(randomInt(1, context.pixelTokens + 1))}.gif` }),
+    };
+  }
+  const graphql = scenario.graphql!;
+  const headers = {
+    authorization: `Bearer ${memberOf(context, scenario).token}`,
+    "content-type": "application/json",
+    accept: "application/json",
+  };
+  const body = (n: number) => {
+    const variables = graphql.variables(context, n);
+    return JSON.stringify(variant === "c" ? { variables } : { query: graphql.query, variables });
+  };
+  const requestPath = variant === "c" ? `/sql/${scenario.id}` : "/graphql";
+  let counter = 0;
+  return {
+    method: "POST",
+    path: requestPath,
+    headers,
+    body: body(0),
+    // Writes need a new email each time; reads send the same body over and over.
+    ...(scenario.kind === "write" ? { prepare: (request: AutocannonRequest) => ({ ...request, body: body(++counter) }) } : {}),
+  };
+}
+
+function pgbenchJob(scenario: Scenario, context: ScenarioContext): {
+  script: string;
+  defines: Record<string, string>;
+  protocol: "prepared" | "simple";
+} {
+  if (scenario.kind === "pixel") {
+    return { script: pixelPgbenchScript(ANONYMOUS_ROLE), defines: { pixel_tokens: String(context.pixelTokens) }, protocol: "simple" };
+  }
+  const sql = scenario.sql!;
+  const member = memberOf(context, scenario);
+  const job = sql.pgbench(context);
+  const tenant = toPgbenchSql(TENANT_SETTINGS_SQL, [":bench_role", ":bench_organisation", ":bench_user", ":bench_session", ":bench_timeout"]);
+  return {
+    script: [...job.setup, "BEGIN;", `${tenant};`, `${toPgbenchSql(sql.text, job.expressions).trim()};`, "COMMIT;"].join("\n"),
+    defines: {
+      ...job.defines,
+      bench_role: VISITOR_ROLE,
+      bench_organisation: member.organisationId,
+      bench_user: member.userId,
+      bench_session: member.sessionId,
+      bench_timeout: "15000",
+    },
+    protocol: "prepared",
+  };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const options = parsed;
+  const started = new Date();
+  const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const outDirectory = options.outDirectory ?? path.join(benchRoot, "results", stamp);
+  const notes: string[] = [];
+
+  const cluster = await connectBenchCluster();
+  try {
+    log(`[bench] preset ${options.preset.name}: ${options.preset.description}`);
+    const main = await ensureBenchDatabase(cluster, options.preset, { reseed: options.reseed, log });
+    const wantsBaseline = options.baseline && options.scenarios.some((s) => s.id === "dashboard-small");
+    const baselinePreset = PRESETS[BASELINE_PRESET];
+    const baseline =
+      wantsBaseline && options.preset.name !== BASELINE_PRESET
+        ? await ensureBenchDatabase(cluster, baselinePreset, { reseed: false, log })
+        : undefined;
+    if (wantsBaseline && !baseline) notes.push("The preset is the 10-organisation one itself: the small-organisation comparison is skipped.");
+    const pgbench = await ensurePgbench(log);
+    const pgbenchText = await pgbenchVersion(pgbench);
+
+    const jwtSecret = randomBytes(48).toString("base64url");
+    const today = new Date();
+    const day = (offset: number) => new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
+    const contextFor = async (urls: { ownerUrl: string }, seed: SeedInfo): Promise<ScenarioContext> => ({
+      members: await prepareMembers(urls.ownerUrl, jwtSecret),
+      pixelTokens: seed.pixelTokens,
+      fromDay: day(29),
+      toDay: day(0),
+    });
+    const mainSet: Dataset = { ...main, context: await contextFor(main.urls, main.seed) };
+    const baselineSet: Dataset | undefined = baseline ? { ...baseline, context: await contextFor(baseline.urls, baseline.seed) } : undefined;
+    const bypassUrl = await prepareBypassRole(cluster.rootUrl, main.urls.ownerUrl);
+    const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
+
+    log("[bench] starting the servers (a: src/main.ts, b: RLS bypassed, c: express + pg)");
+    const shippedEnvironment = async (urls: { ownerUrl: string; authenticatorUrl: string }) => {
+      const port = await findFreePort();
+      return {
+        port,
+        environment: {
+          // As the Dockerfile runs it.
+          NODE_ENV: "production",
+          GRAPHILE_ENV: "production",
+          HOST: "127.0.0.1",
+          PORT: String(port),
+          DATABASE_URL: urls.ownerUrl,
+          AUTH_DATABASE_URL: urls.authenticatorUrl,
+          JWT_SECRET: jwtSecret,
+          MIGRATE_ON_START: "false",
+          LOG_LEVEL: "warn",
+          DATABASE_POOL_MAX: String(options.poolMax),
+        },
+      };
+    };
+    const childEnvironment = async (databaseUrl: string) => {
+      const port = await findFreePort();
+      return {
+        port,
+        environment: {
+          NODE_ENV: "production",
+          GRAPHILE_ENV: "production",
+          [CHILD_ENV.databaseUrl]: databaseUrl,
+          [CHILD_ENV.jwtSecret]: jwtSecret,
+          [CHILD_ENV.port]: String(port),
+          [CHILD_ENV.poolMax]: String(options.poolMax),
+          [CHILD_ENV.statementTimeoutMs]: "15000",
+        },
+      };
+    };
+    const started_: ServerProcess[] = [];
+    const start = async (name: string, script: string, readyPath: string, spec: { port: number; environment: Record<string, string> }) => {
+      const server = await startServerProcess({ name, script, readyPath, ...spec });
+      started_.push(server);
+      return server;
+    };
+    let cells: Cell[] = [];
+    try {
+      const servers: Servers = {
+        a: await start("a (shipped API)", "src/main.ts", "/readyz", await shippedEnvironment(main.urls)),
+        b: await start("b (RLS bypassed)", "bench/variants/rls-bypass-server.ts", "/healthz", await childEnvironment(bypassUrl)),
+        c: await start("c (express + pg)", "bench/variants/plain-server.ts", "/healthz", await childEnvironment(main.urls.authenticatorUrl)),
+        baseline: baselineSet
+          ? await start("a on 10 organisations", "src/main.ts", "/readyz", await shippedEnvironment(baselineSet.urls))
+          : undefined,
+      };
+
+      const keys: CellKey[] = options.scenarios.flatMap((scenario) => [
+        ...variantsOf(scenario).map((variant) => ({ scenario: scenario.id, variant, dataset: "main" as const })),
+        ...(scenario.id === "dashboard-small" && servers.baseline ? [{ scenario: scenario.id, variant: "a" as const, dataset: "baseline" as const }] : []),
+      ]);
+      cells = keys.map((key) => ({ ...key, rounds: [] }));
+
+      const measure = async (key: CellKey, seconds: number): Promise<Omit<RoundMeasurement, "round">> => {
+        const scenario = SCENARIOS.find((s) => s.id === key.scenario)!;
+        const set = key.dataset === "baseline" ? baselineSet! : mainSet;
+        const isPixel = scenario.kind === "pixel";
+        const opensBefore = isPixel ? await countOpenEvents(set.urls.ownerUrl) : 0;
+        let measurement: LoadMeasurement;
+        let peakRssBytes: number | undefined;
+        if (key.variant === "d") {
+          const job = pgbenchJob(scenario, set.context);
+          measurement = await runPgbench({ binary: pgbench, url: set.urls.authenticatorUrl, clients: options.pgbenchClients, seconds, ...job });
+        } else {
+          const server = key.dataset === "baseline" ? servers.baseline! : servers[key.variant];
+          server.startRssWindow();
+          measurement = await runHttpLoad({
+            url: server.url,
+            connections: options.connections,
+            seconds,
+            request: httpRequest(scenario, key.variant, set.context),
+            ...(isPixel ? {} : { checkBody: (body: string) => !body.includes('"errors"') }),
+          });
+          peakRssBytes = server.endRssWindow();
+        }
+        if (!isPixel) return { ...measurement, ...(peakRssBytes === undefined ? {} : { peakRssBytes }) };
+        await sleep(500); // let requests cut off at the end of the run finish
+        const recorded = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
+        return { ...measurement, ...(peakRssBytes === undefined ? {} : { peakRssBytes }), lostOpens: measurement.ok - recorded };
+      };
+
+      await validate(options.scenarios, servers, mainSet, baselineSet, pgbench);
+
+      if (options.warmupSeconds > 0) {
+        log(`[bench] warm-up: ${options.warmupSeconds} s per cell`);
+        for (const key of keys) await measure(key, options.warmupSeconds);
+      }
+      for (let round = 1; round <= options.rounds; round++) {
+        log(`[bench] round ${round}/${options.rounds}`);
+        for (const scenario of options.scenarios) {
+          const scenarioKeys = keys.filter((k) => k.scenario === scenario.id);
+          // Rotate the order each round so that drift (autovacuum, other load) hits every variant alike.
+          const rotated = scenarioKeys.map((_k, i) => scenarioKeys[(i + round - 1) % scenarioKeys.length]!);
+          for (const key of rotated) {
+            const result = await measure(key, options.seconds);
+            findCell(cells, key)!.rounds.push({ round, ...result });
+            log(
+              `  ${key.scenario.padEnd(17)} ${key.variant}${key.dataset === "baseline" ? "@10" : "   "} ` +
+                `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(result.p50Ms)}  p99 ${fmt(result.p99Ms)}  ` +
+                `errors ${result.errors}${result.lostOpens !== undefined ? `  lost opens ${Math.max(0, result.lostOpens)}` : ""}` +
+                `${result.peakRssBytes ? `  rss ${(result.peakRssBytes / 1048576).toFixed(0)} MiB` : ""}`,
+            );
+          }
+        }
+      }
+    } finally {
+      for (const server of started_) await server.stop();
+      const removed = await deleteCreatedPeople(main.urls.ownerUrl, CREATED_EMAIL_DOMAIN);
+      if (removed > 0) log(`[bench] removed the ${removed} people created by the run`);
+    }
+    machine.loadAverageAtEnd = (await import("node:os")).loadavg();
+
+    // Report.
+    const summaries = options.scenarios.map((s) => summariseScenario(cells, s.id, s.kind));
+    const baselineCell = findCell(cells, { scenario: "dashboard-small", variant: "a", dataset: "baseline" });
+    const baselineSummary = baselineCell ? summariseCell(baselineCell) : undefined;
+    const smallRatio = smallOrganisationRatio(cells);
+    const verdictList = computeVerdicts(summaries, smallRatio);
+    const totalRows = (seed: SeedInfo) => Object.values(seed.rows).reduce((a, b) => a + b, 0).toLocaleString("en-GB");
+    const method = [
+      `Data set \`${options.preset.name}\` (${options.preset.description}; ${totalRows(main.seed)} rows in ${databaseNameOf(main.urls.ownerUrl)}), ` +
+        `seeded by \`npm run bench:seed\` in ${main.seed.seconds.toFixed(0)} s${main.seed.seededNow ? " during this run" : ` on ${main.seed.seededAt} and reused`}.` +
+        (baselineSet ? ` Baseline for the small organisation: \`${BASELINE_PRESET}\` (${baselinePreset.description}), the same probe organisation.` : ""),
+      `${options.rounds} rounds; in each, every variant of every scenario runs ${options.seconds} s, variants in a rotated order; ` +
+        `before the rounds, each runs ${options.warmupSeconds} s unrecorded (JIT, plan and statement caches). Figures are medians over rounds; ` +
+        "ratios are computed per round (both sides measured minutes apart at most) and then the median is taken.",
+      `HTTP load: autocannon ${machine.packages.autocannon}, ${options.connections} keep-alive connections on loopback, in the bench process. ` +
+        "Latency of every 2xx response; errors = socket errors + timeouts + non-2xx answers + GraphQL answers carrying `errors`.",
+      `Servers are separate Node processes with ${options.poolMax} database connections each (the shipped default), straight to PostgreSQL ` +
+        "(no PgBouncer). a) is `node src/main.ts` with NODE_ENV=production and GRAPHILE_ENV=production, as the Dockerfile runs it. " +
+        "Peak RSS is the highest VmRSS sampled every 50 ms during the measurement.",
+      "b) is bench/variants/rls-bypass-server.ts: the same express app and PostGraphile preset, but its pool logs in as a bench-only " +
+        "role with BYPASSRLS (inheriting the visitor's grants), requests keep that role, and a `selectAuth` hook adds " +
+        "`organisation_id = $n` (the token's organisation, as a query parameter) to every select of a tenant table. " +
+        "So the GraphQL layer, the SQL shape and the JWT check are identical and only the policies are gone: a/b isolates RLS. " +
+        "Column defaults (`organisation_id`) and write-permission checks inside functions still call the tenant helper.",
+      "c) is bench/variants/plain-server.ts: express + pg, the same bearer-token check, one transaction per request with the same " +
+        "settings PostGraphile applies (role prospectflow_visitor, organisation, user, session, statement_timeout) and then the " +
+        "scenario's hand-written SQL (bench/scenarios.ts) as a named prepared statement; RLS applies. Its JSON equals the GraphQL " +
+        "`data` of a) and b) (checked before measuring). a/c isolates the GraphQL layer.",
+      `d) is pgbench (${pgbenchText}) with ${options.pgbenchClients} clients, 1 thread, -M prepared: BEGIN, the same set_config ` +
+        "statement, the same SQL, COMMIT (as the authenticator). The pixel runs the endpoint's own single round trip " +
+        "(BEGIN; SET LOCAL ROLE prospectflow_anonymous; SELECT app_hidden.record_open(…); COMMIT) with -M simple.",
+      "The pixel scenario picks a random seeded token per request (numbered tokens, bench/seed/seed.sql). Lost opens = 2xx answers " +
+        "minus the rows added to tracking.open_events, counted after each measurement. The pixel has no GraphQL and no RLS in its path " +
+        "(record_open is SECURITY DEFINER), so b) and c) do not apply.",
+      "Everything runs on one machine: PostgreSQL, the servers and the load generator share the cores, as the issue asks.",
+    ];
+    const chartFile = "chart.png";
+    const title = `ProspectFlow API benchmark — ${options.preset.name} preset`;
+    const report = renderReport({
+      title,
+      generatedAt: started.toISOString(),
+      machineSummary: machineSummary(machine),
+      method,
+      scenarios: options.scenarios,
+      summaries,
+      baseline: baselineSummary,
+      smallRatio,
+      verdicts: verdictList,
+      notes,
+      chartFile,
+    });
+    await fs.mkdir(outDirectory, { recursive: true });
+    const svg = chartSvg({
+      title,
+      subtitle: `${machine.cores} cores, ${options.connections} connections, medians of ${options.rounds} × ${options.seconds} s, ${started.toISOString().slice(0, 16)}Z`,
+      summaries,
+      baseline: baselineSummary,
+    });
+    await fs.writeFile(path.join(outDirectory, "chart.svg"), svg);
+    await fs.writeFile(path.join(outDirectory, chartFile), svgToPng(svg));
+    await fs.writeFile(path.join(outDirectory, "results.md"), report);
+    await fs.writeFile(path.join(outDirectory, "machine.md"), machineMarkdown(machine));
+    await fs.writeFile(
+      path.join(outDirectory, "results.json"),
+      `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, verdicts: verdictList }, null, 2)}\n`,
+    );
+    const complete = options.outDirectory === undefined && options.scenarios.length === SCENARIOS.length && options.rounds >= 3;
+    if (complete) {
+      const relative = path.relative(path.join(benchRoot, "results"), outDirectory);
+      const latest = report
+        .replace(`](${chartFile})`, `](${relative}/${chartFile})`)
+        .replace("see machine.md.", `see [machine.md](${relative}/machine.md); raw figures in [results.json](${relative}/results.json).`);
+      await fs.writeFile(path.join(benchRoot, "results", "latest.md"), latest);
+    }
+
+    log("");
+    log(resultsTable({ scenarios: options.scenarios, summaries, baseline: baselineSummary }));
+    log("");
+    log(ratiosTable(summaries));
+    log("");
+    log(verdictTable(verdictList));
+    log("");
+    log(`[bench] results in ${path.relative(process.cwd(), outDirectory)}/${complete ? " (and bench/results/latest.md)" : ""}`);
+    return 0;
+  } finally {
+    await cluster.database.stop();
+  }
+}
+
+const fmt = (value: number | undefined) => (value === undefined ? "   –  " : `${value.toFixed(1).padStart(5)} ms`);
+
+/** Sorted-key JSON, to compare answers regardless of key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+/** One request per variant and scenario before measuring: no errors, and a), b), c) answer the same. */
+async function validate(scenarios: Scenario[], servers: Servers, mainSet: Dataset, baselineSet: Dataset | undefined, pgbench: string): Promise<void> {
+  log("[bench] checking that every variant answers each scenario, and the same");
+  const post = async (server: ServerProcess, scenario: Scenario, variant: "a" | "b" | "c", context: ScenarioContext) => {
+    const request = httpRequest(scenario, variant, context);
+    const body = request.prepare ? request.prepare(request).body : request.body;
+    const response = await fetch(`${server.url}${request.path}`, { method: "POST", headers: request.headers, body: body ?? null });
+    const json = (await response.json()) as { data?: unknown; errors?: unknown };
+    if (response.status !== 200 || json.errors) {
+      throw new Error(`${scenario.id} on ${variant}: HTTP ${response.status} ${JSON.stringify(json).slice(0, 500)}`);
+    }
+    return json.data;
+  };
+  const comparable = (scenario: Scenario, data: unknown) => {
+    if (scenario.kind !== "write") return canonical(data);
+    const person = (data as { createPerson: { person: Record<string, unknown> } }).createPerson.person;
+    return canonical({ ...person, id: typeof person.id, email: typeof person.email });
+  };
+  for (const scenario of scenarios) {
+    if (scenario.kind === "pixel") {
+      const before = await countOpenEvents(mainSet.urls.ownerUrl);
+      const response = await fetch(`${servers.a.url}/t/${pixelToken(1)}.gif`);
+      await response.arrayBuffer();
+      const after = await countOpenEvents(mainSet.urls.ownerUrl);
+      if (response.status !== 200 || after !== before + 1) throw new Error(`pixel-open: HTTP ${response.status}, ${after - before} open(s) recorded instead of 1`);
+    } else {
+      const answers = {
+        a: await post(servers.a, scenario, "a", mainSet.context),
+        b: await post(servers.b, scenario, "b", mainSet.context),
+        c: await post(servers.c, scenario, "c", mainSet.context),
+      };
+      for (const variant of ["b", "c"] as const) {
+        if (comparable(scenario, answers[variant]) !== comparable(scenario, answers.a)) {
+          throw new Error(
+            `${scenario.id}: variant ${variant} answers differently from a:\n a: ${comparable(scenario, answers.a).slice(0, 800)}\n ${variant}: ${comparable(scenario, answers[variant]).slice(0, 800)}`,
+          );
+        }
+      }
+      if (scenario.id === "dashboard-small" && servers.baseline && baselineSet) await post(servers.baseline, scenario, "a", baselineSet.context);
+    }
+    const job = pgbenchJob(scenario, mainSet.context);
+    const check = await runPgbench({ binary: pgbench, url: mainSet.urls.authenticatorUrl, clients: 1, seconds: 1, transactionsPerClient: 1, ...job });
+    if (check.errors > 0 || check.requests !== 1) throw new Error(`${scenario.id} on pgbench failed:\n${check.output.trim()}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${(error as Error).stack ?? (error as Error).message}\n`);
+    process.exit(1);
+  },
+);
