@@ -13,6 +13,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { pino } from "pino";
 import type { Logger } from "../logger.ts";
 import { buildUrl, type DatabaseUrls } from "./connection-urls.ts";
 
@@ -295,6 +296,18 @@ export async function startEmbeddedPostgres(options: {
     );
     logger.info("embedded PostgreSQL stopped");
   });
+}
+
+/** Stops a cluster at once (whoever started it): for cleaning up after a process that died. */
+export async function stopClusterImmediately(clusterDirectory: string): Promise<void> {
+  if ((await runningPostmasterPort(clusterDirectory)) === undefined) return;
+  const owner = await processOwner();
+  const binaries = await reachableBinaries(await loadBinaries(), owner, createSilentLogger());
+  await run(binaries.pg_ctl, ["stop", "--wait", "--mode=immediate", `--pgdata=${clusterDirectory}`], owner, "Stopping a stale PostgreSQL");
+}
+
+function createSilentLogger(): Logger {
+  return pino({ level: "silent" });
 }
 
 function describe(

@@ -8,13 +8,43 @@ import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { buildUrl } from "../../src/db/connection-urls.ts";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/db/embedded-postgres.ts";
+import {
+  startEmbeddedPostgres,
+  stopClusterImmediately,
+  type EmbeddedPostgres,
+} from "../../src/db/embedded-postgres.ts";
 import { runCommittedMigrations, runCurrentMigrationOnce } from "../../src/db/migrations.ts";
 import { prepareRolesAndDatabase } from "../../src/db/prepare-database.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { TestDatabase } from "./test-database.ts";
 
+const SCRATCH_PREFIX = "prospectflow-test-";
 const OWNER = "prospectflow_test_owner";
+
+/** Clusters of test runs that died without their teardown (killed, timed out) are stopped and removed. */
+async function removeStaleScratchClusters(): Promise<void> {
+  for (const entry of await fs.readdir(os.tmpdir())) {
+    if (!entry.startsWith(SCRATCH_PREFIX)) continue;
+    const folder = path.join(os.tmpdir(), entry);
+    const pid = Number(await fs.readFile(path.join(folder, "owner.pid"), "utf8").catch(() => "NaN"));
+    let alive = false;
+    if (Number.isInteger(pid)) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch {
+        alive = false;
+      }
+    } else {
+      // A folder without owner.pid is being set up right now, or predates this cleanup: only old ones go.
+      const { mtimeMs } = await fs.stat(folder);
+      alive = Date.now() - mtimeMs < 60 * 60 * 1000;
+    }
+    if (alive) continue;
+    await stopClusterImmediately(path.join(folder, "postgres")).catch(() => {});
+    await fs.rm(folder, { recursive: true, force: true });
+  }
+}
 const AUTHENTICATOR = "prospectflow_test_authenticator";
 const PASSWORD = "prospectflow-test";
 
@@ -24,9 +54,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let scratchFolder: string | undefined;
   let serverRootUrl = process.env.TEST_ROOT_DATABASE_URL;
   if (!serverRootUrl) {
+    await removeStaleScratchClusters();
     // The cluster runs as the postgres user when we are root: its folder must be reachable.
-    scratchFolder = await fs.mkdtemp(path.join(os.tmpdir(), "prospectflow-test-"));
+    scratchFolder = await fs.mkdtemp(path.join(os.tmpdir(), SCRATCH_PREFIX));
     await fs.chmod(scratchFolder, 0o755);
+    await fs.writeFile(path.join(scratchFolder, "owner.pid"), String(process.pid));
     embedded = await startEmbeddedPostgres({
       dataDir: scratchFolder,
       clusterDirectory: path.join(scratchFolder, "postgres"),
