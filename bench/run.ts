@@ -62,6 +62,7 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --pool <n>             database connections of each server (default 10, the shipped default)
   --pgbench-clients <n>  pgbench clients (default: the same as --pool)
   --scenarios <a,b,…>    only these scenarios (${SCENARIOS.map((s) => s.id).join(", ")})
+  --variants <a,b,…>     only these variants (a, b, c, d)
   --no-baseline          skip the 10-organisation data set (small-organisation target)
   --reseed               rebuild the data set even if an identical one exists
   --out <folder>         where to write the results (default bench/results/<time>)`;
@@ -75,6 +76,7 @@ interface RunOptions {
   poolMax: number;
   pgbenchClients: number;
   scenarios: Scenario[];
+  variants: VariantId[];
   baseline: boolean;
   reseed: boolean;
   outDirectory: string | undefined;
@@ -94,6 +96,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
         pool: { type: "string" },
         "pgbench-clients": { type: "string" },
         scenarios: { type: "string" },
+        variants: { type: "string" },
         "no-baseline": { type: "boolean" },
         reseed: { type: "boolean" },
         out: { type: "string" },
@@ -118,6 +121,8 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
   const wanted = typeof values.scenarios === "string" ? values.scenarios.split(",").map((s) => s.trim()) : undefined;
   const unknown = wanted?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`Unknown scenario(s): ${unknown.join(", ")}`);
+  const variants = typeof values.variants === "string" ? values.variants.split(",").map((v) => v.trim()) : ["a", "b", "c", "d"];
+  if (variants.some((v) => !["a", "b", "c", "d"].includes(v))) throw new Error(`--variants takes a, b, c and d (got ${String(values.variants)})`);
   const poolMax = positive("pool", 10);
   return {
     preset: parsePreset(typeof values.preset === "string" ? values.preset : process.env.BENCH_PRESET, DEFAULT_PRESET),
@@ -128,6 +133,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
     poolMax,
     pgbenchClients: Math.max(1, positive("pgbench-clients", poolMax)),
     scenarios: wanted ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS,
+    variants: variants as VariantId[],
     baseline: !values["no-baseline"],
     reseed: values.reseed === true,
     outDirectory: typeof values.out === "string" ? path.resolve(values.out) : undefined,
@@ -308,8 +314,10 @@ async function main(): Promise<number> {
       };
 
       const keys: CellKey[] = options.scenarios.flatMap((scenario) => [
-        ...variantsOf(scenario).map((variant) => ({ scenario: scenario.id, variant, dataset: "main" as const })),
-        ...(scenario.id === "dashboard-small" && servers.baseline ? [{ scenario: scenario.id, variant: "a" as const, dataset: "baseline" as const }] : []),
+        ...variantsOf(scenario)
+          .filter((variant) => options.variants.includes(variant))
+          .map((variant) => ({ scenario: scenario.id, variant, dataset: "main" as const })),
+        ...(scenario.id === "dashboard-small" && servers.baseline && options.variants.includes("a") ? [{ scenario: scenario.id, variant: "a" as const, dataset: "baseline" as const }] : []),
       ]);
       cells = keys.map((key) => ({ ...key, rounds: [] }));
 
@@ -438,7 +446,8 @@ async function main(): Promise<number> {
       path.join(outDirectory, "results.json"),
       `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, verdicts: verdictList }, null, 2)}\n`,
     );
-    const complete = options.outDirectory === undefined && options.scenarios.length === SCENARIOS.length && options.rounds >= 3;
+    const complete =
+      options.outDirectory === undefined && options.scenarios.length === SCENARIOS.length && options.variants.length === 4 && options.rounds >= 3;
     if (complete) {
       const relative = path.relative(path.join(benchRoot, "results"), outDirectory);
       const latest = report
