@@ -100,7 +100,13 @@ function nestedPlans(notices: string[]): Array<{ plan: string; times: number }> 
   const byShape = new Map<string, { plan: string; times: number }>();
   for (const notice of notices) {
     const plan = notice.replace(/^duration: [\d.]+ ms\s+plan:\s*/s, "");
-    const shape = plan.replace(/\(actual[^)]*\)/g, "").replace(/Buffers: .*$/gm, "").replace(/\d+(\.\d+)?/g, "#");
+    // Same statement and plan, other row: parameters, literals, timings and counts differ.
+    const shape = plan
+      .replace(/^Query Parameters: .*$/gm, "")
+      .replace(/'[^']*'/g, "'…'")
+      .replace(/\(actual[^)]*\)/g, "")
+      .replace(/Buffers: .*$/gm, "")
+      .replace(/\d+(\.\d+)?/g, "#");
     const entry = byShape.get(shape);
     if (entry) entry.times += 1;
     else byShape.set(shape, { plan, times: 1 });

@@ -16,6 +16,7 @@ import { databaseNameOf } from "../src/db/connection-urls.ts";
 import { findFreePort } from "../src/db/embedded-postgres.ts";
 import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../src/db/roles.ts";
 import { benchRoot, connectBenchCluster, ensureBenchDatabase, type SeedInfo } from "./bench-database.ts";
+import { cpuSeconds, DatabaseCpuMeter } from "./load/cpu.ts";
 import { runHttpLoad, type LoadMeasurement } from "./load/http-load.ts";
 import { ensurePgbench, pgbenchVersion, runPgbench } from "./load/pgbench.ts";
 import { BASELINE_PRESET, DEFAULT_PRESET, PRESET_NAMES, PRESETS, parsePreset, type Preset } from "./presets.ts";
@@ -28,6 +29,7 @@ import {
   summariseCell,
   summariseScenario,
   verdicts as computeVerdicts,
+  type BaselineSummaries,
   type Cell,
   type CellKey,
   type RoundMeasurement,
@@ -317,7 +319,11 @@ async function main(): Promise<number> {
         ...variantsOf(scenario)
           .filter((variant) => options.variants.includes(variant))
           .map((variant) => ({ scenario: scenario.id, variant, dataset: "main" as const })),
-        ...(scenario.id === "dashboard-small" && servers.baseline && options.variants.includes("a") ? [{ scenario: scenario.id, variant: "a" as const, dataset: "baseline" as const }] : []),
+        ...(scenario.id === "dashboard-small" && servers.baseline
+          ? (["a", "d"] as const)
+              .filter((variant) => options.variants.includes(variant))
+              .map((variant) => ({ scenario: scenario.id, variant, dataset: "baseline" as const }))
+          : []),
       ]);
       cells = keys.map((key) => ({ ...key, rounds: [] }));
 
@@ -326,14 +332,19 @@ async function main(): Promise<number> {
         const set = key.dataset === "baseline" ? baselineSet! : mainSet;
         const isPixel = scenario.kind === "pixel";
         const opensBefore = isPixel ? await countOpenEvents(set.urls.ownerUrl) : 0;
+        const databaseCpu = new DatabaseCpuMeter(databaseNameOf(set.urls.ownerUrl));
         let measurement: LoadMeasurement;
-        let peakRssBytes: number | undefined;
+        const extra: Partial<RoundMeasurement> = {};
         if (key.variant === "d") {
           const job = pgbenchJob(scenario, set.context);
+          databaseCpu.start();
           measurement = await runPgbench({ binary: pgbench, url: set.urls.authenticatorUrl, clients: options.pgbenchClients, seconds, ...job });
         } else {
           const server = key.dataset === "baseline" ? servers.baseline! : servers[key.variant];
+          const serverCpuBefore = cpuSeconds(server.pid);
+          const loadGeneratorBefore = process.cpuUsage();
           server.startRssWindow();
+          databaseCpu.start();
           measurement = await runHttpLoad({
             url: server.url,
             connections: options.connections,
@@ -341,19 +352,32 @@ async function main(): Promise<number> {
             request: httpRequest(scenario, key.variant, set.context),
             ...(isPixel ? {} : { checkBody: (body: string) => !body.includes('"errors"') }),
           });
-          peakRssBytes = server.endRssWindow();
+          const peakRssBytes = server.endRssWindow();
+          if (peakRssBytes !== undefined) extra.peakRssBytes = peakRssBytes;
+          const serverCpuAfter = cpuSeconds(server.pid);
+          if (serverCpuBefore !== undefined && serverCpuAfter !== undefined && measurement.requests > 0) {
+            extra.serverCpuMs = ((serverCpuAfter - serverCpuBefore) * 1000) / measurement.requests;
+          }
+          const loadGenerator = process.cpuUsage(loadGeneratorBefore);
+          if (measurement.requests > 0) extra.loadGeneratorCpuMs = (loadGenerator.user + loadGenerator.system) / 1000 / measurement.requests;
         }
-        if (!isPixel) return { ...measurement, ...(peakRssBytes === undefined ? {} : { peakRssBytes }) };
+        const databaseSeconds = databaseCpu.stop();
+        if (measurement.requests > 0 && databaseSeconds > 0) extra.databaseCpuMs = (databaseSeconds * 1000) / measurement.requests;
+        if (!isPixel) return { ...measurement, ...extra };
         await sleep(500); // let requests cut off at the end of the run finish
         const recorded = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
-        return { ...measurement, ...(peakRssBytes === undefined ? {} : { peakRssBytes }), lostOpens: measurement.ok - recorded };
+        return { ...measurement, ...extra, lostOpens: measurement.ok - recorded };
       };
 
       await validate(options.scenarios, servers, mainSet, baselineSet, pgbench);
 
       if (options.warmupSeconds > 0) {
         log(`[bench] warm-up: ${options.warmupSeconds} s per cell`);
-        for (const key of keys) await measure(key, options.warmupSeconds);
+        for (const key of keys) {
+          // The baseline server runs only this cell; it gets as much warm-up as the main one gets in all (JIT, caches).
+          const mainWarmups = keys.filter((k) => k.dataset === "main" && k.variant === "a").length;
+          await measure(key, key.dataset === "baseline" && key.variant === "a" ? options.warmupSeconds * mainWarmups : options.warmupSeconds);
+        }
       }
       for (let round = 1; round <= options.rounds; round++) {
         log(`[bench] round ${round}/${options.rounds}`);
@@ -368,7 +392,8 @@ async function main(): Promise<number> {
               `  ${key.scenario.padEnd(17)} ${key.variant}${key.dataset === "baseline" ? "@10" : "   "} ` +
                 `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(result.p50Ms)}  p99 ${fmt(result.p99Ms)}  ` +
                 `errors ${result.errors}${result.lostOpens !== undefined ? `  lost opens ${Math.max(0, result.lostOpens)}` : ""}` +
-                `${result.peakRssBytes ? `  rss ${(result.peakRssBytes / 1048576).toFixed(0)} MiB` : ""}`,
+                `${result.peakRssBytes ? `  rss ${(result.peakRssBytes / 1048576).toFixed(0)} MiB` : ""}` +
+                `  cpu/req server ${fmtCpu(result.serverCpuMs)} db ${fmtCpu(result.databaseCpuMs)} load ${fmtCpu(result.loadGeneratorCpuMs)}`,
             );
           }
         }
@@ -382,15 +407,23 @@ async function main(): Promise<number> {
 
     // Report.
     const summaries = options.scenarios.map((s) => summariseScenario(cells, s.id, s.kind));
-    const baselineCell = findCell(cells, { scenario: "dashboard-small", variant: "a", dataset: "baseline" });
-    const baselineSummary = baselineCell ? summariseCell(baselineCell) : undefined;
-    const smallRatio = smallOrganisationRatio(cells);
+    const baselineSummary: BaselineSummaries = {};
+    for (const variant of ["a", "d"] as const) {
+      const cell = findCell(cells, { scenario: "dashboard-small", variant, dataset: "baseline" });
+      if (cell) baselineSummary[variant] = summariseCell(cell);
+    }
+    const smallRatio = smallOrganisationRatio(cells, "a");
+    const smallRatioDatabase = smallOrganisationRatio(cells, "d");
     const verdictList = computeVerdicts(summaries, smallRatio);
     const totalRows = (seed: SeedInfo) => Object.values(seed.rows).reduce((a, b) => a + b, 0).toLocaleString("en-GB");
     const method = [
       `Data set \`${options.preset.name}\` (${options.preset.description}; ${totalRows(main.seed)} rows in ${databaseNameOf(main.urls.ownerUrl)}), ` +
         `seeded by \`npm run bench:seed\` in ${main.seed.seconds.toFixed(0)} s${main.seed.seededNow ? " during this run" : ` on ${main.seed.seededAt} and reused`}.` +
-        (baselineSet ? ` Baseline for the small organisation: \`${BASELINE_PRESET}\` (${baselinePreset.description}), the same probe organisation.` : ""),
+        (baselineSet
+          ? ` Baseline for the small organisation: \`${BASELINE_PRESET}\` (${baselinePreset.description}, ${databaseNameOf(baselineSet.urls.ownerUrl)}), ` +
+            "with the same probe organisation (300 people; the same generated rows, dated from the day each set was seeded), served by a second shipped server (a) and pgbench (d); " +
+            "that server gets as much warm-up as the main one gets over all scenarios."
+          : ""),
       `${options.rounds} rounds; in each, every variant of every scenario runs ${options.seconds} s, variants in a rotated order; ` +
         `before the rounds, each runs ${options.warmupSeconds} s unrecorded (JIT, plan and statement caches). Figures are medians over rounds; ` +
         "ratios are computed per round (both sides measured minutes apart at most) and then the median is taken.",
@@ -414,6 +447,8 @@ async function main(): Promise<number> {
       "The pixel scenario picks a random seeded token per request (numbered tokens, bench/seed/seed.sql). Lost opens = 2xx answers " +
         "minus the rows added to tracking.open_events, counted after each measurement. The pixel has no GraphQL and no RLS in its path " +
         "(record_open is SECURITY DEFINER), so b) and c) do not apply.",
+      "CPU ms/request: user + system CPU of the server process (/proc/<pid>/stat) and of the PostgreSQL backends serving the bench " +
+        "database (sampled every 100 ms), divided by the requests answered; the load generator's own CPU is in results.json.",
       "Everything runs on one machine: PostgreSQL, the servers and the load generator share the cores, as the issue asks.",
     ];
     const chartFile = "chart.png";
@@ -427,6 +462,7 @@ async function main(): Promise<number> {
       summaries,
       baseline: baselineSummary,
       smallRatio,
+      smallRatioDatabase,
       verdicts: verdictList,
       notes,
       chartFile,
@@ -444,7 +480,7 @@ async function main(): Promise<number> {
     await fs.writeFile(path.join(outDirectory, "machine.md"), machineMarkdown(machine));
     await fs.writeFile(
       path.join(outDirectory, "results.json"),
-      `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, verdicts: verdictList }, null, 2)}\n`,
+      `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, smallRatioDatabase, verdicts: verdictList }, null, 2)}\n`,
     );
     const complete =
       options.outDirectory === undefined && options.scenarios.length === SCENARIOS.length && options.variants.length === 4 && options.rounds >= 3;
@@ -470,6 +506,7 @@ async function main(): Promise<number> {
   }
 }
 
+const fmtCpu = (value: number | undefined) => (value === undefined ? "–" : `${value.toFixed(2)} ms`);
 const fmt = (value: number | undefined) => (value === undefined ? "   –  " : `${value.toFixed(1).padStart(5)} ms`);
 
 /** Sorted-key JSON, to compare answers regardless of key order. */

@@ -1,15 +1,16 @@
 // The run's chart: throughput (log scale) and p99 latency per scenario and variant, drawn as
 // SVG by hand and rendered to PNG with @resvg/resvg-js (prebuilt binaries inside the npm package).
 import { Resvg } from "@resvg/resvg-js";
-import { TARGETS, VARIANTS, type CellSummary, type ScenarioSummary, type VariantId } from "./summary.ts";
+import { TARGETS, VARIANTS, type BaselineSummaries, type CellSummary, type ScenarioSummary, type VariantId } from "./summary.ts";
 
-const COLOURS: Record<VariantId | "baseline", string> = {
+const COLOURS: Record<VariantId, string> = {
   a: "#1f77b4",
   b: "#ff7f0e",
   c: "#2ca02c",
   d: "#7f7f7f",
-  baseline: "#9467bd",
 };
+/** The same variants on the 10-organisation data set. */
+const BASELINE_COLOURS: Partial<Record<VariantId, string>> = { a: "#9467bd", d: "#c5b0d5" };
 
 interface Bar {
   label: string;
@@ -22,16 +23,24 @@ interface Group {
   bars: Bar[];
 }
 
+/** 1, 2 or 5 times a power of ten, at least `raw`. */
+function niceStep(raw: number): number {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-9)));
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw) ?? 10 * power;
+}
+
 const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-function groups(summaries: ScenarioSummary[], baseline: CellSummary | undefined, pick: (cell: CellSummary) => number | undefined, variants: VariantId[]): Group[] {
+function groups(summaries: ScenarioSummary[], baseline: BaselineSummaries, pick: (cell: CellSummary) => number | undefined, variants: VariantId[]): Group[] {
   return summaries.map((s) => {
     const bars: Bar[] = variants.flatMap((variant) => {
       const cell = s.cells[variant];
       return cell ? [{ label: VARIANTS[variant].short, colour: COLOURS[variant], value: pick(cell) }] : [];
     });
-    if (s.scenario === "dashboard-small" && baseline) {
-      bars.push({ label: "a, 10 orgs", colour: COLOURS.baseline, value: pick(baseline) });
+    if (s.scenario === "dashboard-small") {
+      for (const [variant, cell] of Object.entries(baseline) as Array<[VariantId, CellSummary]>) {
+        bars.push({ label: `${variant}, 10 orgs`, colour: BASELINE_COLOURS[variant] ?? "#999", value: pick(cell) });
+      }
     }
     return { title: s.scenario, bars };
   });
@@ -55,14 +64,15 @@ function panel(options: {
   const values = options.groups.flatMap((g) => g.bars.map((b) => b.value)).filter((v): v is number => v !== undefined && v > 0);
   const maxValue = Math.max(...values, options.targetLine?.value ?? 0, 1);
   const minValue = options.scale === "log" ? Math.max(1, 10 ** Math.floor(Math.log10(Math.min(...values, maxValue)))) : 0;
-  const maxScale = options.scale === "log" ? 10 ** Math.ceil(Math.log10(maxValue)) : maxValue * 1.1;
+  const linearStep = niceStep((maxValue * 1.05) / 5);
+  const maxScale = options.scale === "log" ? 10 ** Math.ceil(Math.log10(maxValue)) : Math.ceil((maxValue * 1.05) / linearStep) * linearStep;
   const x = (value: number) =>
     options.scale === "log"
       ? left + (plotWidth * (Math.log10(Math.max(value, minValue)) - Math.log10(minValue))) / (Math.log10(maxScale) - Math.log10(minValue))
       : left + (plotWidth * value) / maxScale;
 
   const parts: string[] = [];
-  let y = options.top + 30;
+  let y = options.top + 44;
   parts.push(`<text x="${left}" y="${options.top + 16}" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`);
   const plotTop = y;
   for (const group of options.groups) {
@@ -84,7 +94,7 @@ function panel(options: {
   const ticks =
     options.scale === "log"
       ? Array.from({ length: Math.round(Math.log10(maxScale) - Math.log10(minValue)) + 1 }, (_v, i) => minValue * 10 ** i)
-      : Array.from({ length: 6 }, (_v, i) => (maxScale / 5) * i);
+      : Array.from({ length: Math.round(maxScale / linearStep) + 1 }, (_v, i) => linearStep * i);
   for (const tick of ticks) {
     const tx = x(tick);
     parts.push(`<line x1="${tx.toFixed(1)}" y1="${plotTop - 4}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#ddd"/>`);
@@ -94,12 +104,12 @@ function panel(options: {
   if (options.targetLine) {
     const tx = x(options.targetLine.value);
     parts.push(`<line x1="${tx.toFixed(1)}" y1="${plotTop - 8}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#d62728" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${(tx + 4).toFixed(1)}" y="${plotTop - 10}" font-size="10" fill="#d62728">${escapeXml(options.targetLine.label)}</text>`);
+    parts.push(`<text x="${(tx + 4).toFixed(1)}" y="${plotTop - 10}" font-size="11" fill="#d62728">${escapeXml(options.targetLine.label)}</text>`);
   }
   return { svg: parts.join("\n"), height: plotBottom + 40 - options.top };
 }
 
-export function chartSvg(input: { title: string; subtitle: string; summaries: ScenarioSummary[]; baseline: CellSummary | undefined }): string {
+export function chartSvg(input: { title: string; subtitle: string; summaries: ScenarioSummary[]; baseline: BaselineSummaries }): string {
   const width = 900;
   const throughput = panel({
     top: 60,
@@ -135,7 +145,9 @@ export function chartSvg(input: { title: string; subtitle: string; summaries: Sc
     throughput.svg,
     latency.svg,
     legend,
-    `<rect x="20" y="${baselineY}" width="12" height="12" fill="${COLOURS.baseline}"/><text x="38" y="${baselineY + 10}" font-size="11">a) on the 10-organisation data set (small-organisation target)</text>`,
+    `<rect x="20" y="${baselineY}" width="12" height="12" fill="${BASELINE_COLOURS.a}"/>` +
+      `<rect x="34" y="${baselineY}" width="12" height="12" fill="${BASELINE_COLOURS.d}"/>` +
+      `<text x="52" y="${baselineY + 10}" font-size="11">a) and d) on the 10-organisation data set (small-organisation target)</text>`,
     "</svg>",
   ].join("\n");
 }

@@ -1,7 +1,7 @@
 // The run's report as markdown: the table (requests/s, p50, p99, errors, server peak RSS), the
 // ratios, the targets, and how it was measured.
 import type { Scenario } from "../scenarios.ts";
-import { TARGETS, VARIANTS, type CellSummary, type ScenarioSummary, type Verdict, type VariantId } from "./summary.ts";
+import { TARGETS, VARIANTS, type BaselineSummaries, type CellSummary, type ScenarioSummary, type Verdict, type VariantId } from "./summary.ts";
 
 export interface ReportInput {
   title: string;
@@ -10,8 +10,10 @@ export interface ReportInput {
   method: string[];
   scenarios: Scenario[];
   summaries: ScenarioSummary[];
-  baseline: CellSummary | undefined;
+  baseline: BaselineSummaries;
   smallRatio: number | undefined;
+  /** The same ratio for pgbench (the database alone). */
+  smallRatioDatabase: number | undefined;
   verdicts: Verdict[];
   notes: string[];
   chartFile: string | undefined;
@@ -22,12 +24,14 @@ const number = (value: number | undefined, digits = 0) =>
 const ms = (value: number | undefined) => (value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1));
 const mib = (bytes: number | undefined) => (bytes === undefined ? "–" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 const ratio = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
+const cpu = (cell: CellSummary) =>
+  `${cell.serverCpuMs === undefined ? "–" : cell.serverCpuMs.toFixed(2)} · ${cell.databaseCpuMs === undefined ? "–" : cell.databaseCpuMs.toFixed(2)}`;
 const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "✅ met" : "❌ missed");
 
 export function resultsTable(input: Pick<ReportInput, "scenarios" | "summaries" | "baseline">): string {
   const rows = [
-    "| scenario | variant | requests/s | p50 ms | p99 ms | errors | server peak RSS |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    "| scenario | variant | requests/s | p50 ms | p99 ms | errors | server peak RSS | CPU ms/request: server · PostgreSQL |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const summary of input.summaries) {
     for (const variant of Object.keys(VARIANTS) as VariantId[]) {
@@ -36,15 +40,16 @@ export function resultsTable(input: Pick<ReportInput, "scenarios" | "summaries" 
       const extra = cell.lostOpens !== undefined ? ` (lost opens: ${cell.lostOpens})` : "";
       rows.push(
         `| ${summary.scenario} | ${VARIANTS[variant].short} | ${number(cell.requestsPerSecond)} | ${ms(cell.p50Ms)} | ` +
-          `${ms(cell.p99Ms)} | ${cell.errors}${extra} | ${mib(cell.peakRssBytes)} |`,
+          `${ms(cell.p99Ms)} | ${cell.errors}${extra} | ${mib(cell.peakRssBytes)} | ${cpu(cell)} |`,
       );
     }
-    if (summary.scenario === "dashboard-small" && input.baseline) {
-      const b = input.baseline;
-      rows.push(
-        `| dashboard-small, 10 organisations | a API | ${number(b.requestsPerSecond)} | ${ms(b.p50Ms)} | ${ms(b.p99Ms)} | ` +
-          `${b.errors} | ${mib(b.peakRssBytes)} |`,
-      );
+    if (summary.scenario === "dashboard-small") {
+      for (const [variant, b] of Object.entries(input.baseline) as Array<[VariantId, CellSummary]>) {
+        rows.push(
+          `| dashboard-small, 10 organisations | ${VARIANTS[variant].short} | ${number(b.requestsPerSecond)} | ${ms(b.p50Ms)} | ${ms(b.p99Ms)} | ` +
+            `${b.errors} | ${mib(b.peakRssBytes)} | ${cpu(b)} |`,
+        );
+      }
     }
   }
   return rows.join("\n");
@@ -95,7 +100,8 @@ export function renderReport(input: ReportInput): string {
     "",
     ratiosTable(input.summaries),
     "",
-    `Small organisation's dashboard, with 10 organisations / with all of this preset's: ${ratio(input.smallRatio)} (target ≤ ${TARGETS.smallOrganisation.toFixed(2)}).`,
+    `Small organisation's dashboard, throughput with 10 organisations / with all of this preset's: ${ratio(input.smallRatio)} ` +
+      `through the API (a; target ≤ ${TARGETS.smallOrganisation.toFixed(2)}), ${ratio(input.smallRatioDatabase)} in the database alone (d).`,
     "",
     "## Targets",
     "",

@@ -21,6 +21,10 @@ export interface RoundMeasurement extends LoadMeasurement {
   peakRssBytes?: number;
   /** Pixel: opens answered 2xx minus opens found in the database afterwards (negative: in flight at the cut). */
   lostOpens?: number;
+  /** CPU milliseconds per request: the server process (a, b, c), the database's backends, the load generator. */
+  serverCpuMs?: number;
+  databaseCpuMs?: number;
+  loadGeneratorCpuMs?: number;
 }
 
 export interface CellKey {
@@ -43,7 +47,16 @@ export interface CellSummary extends CellKey {
   requests: number;
   peakRssBytes: number | undefined;
   lostOpens: number | undefined;
+  serverCpuMs: number | undefined;
+  databaseCpuMs: number | undefined;
+  loadGeneratorCpuMs: number | undefined;
 }
+
+const medianOf = (rounds: RoundMeasurement[], pick: (r: RoundMeasurement) => number | undefined) =>
+  median(rounds.flatMap((r) => {
+    const value = pick(r);
+    return value === undefined ? [] : [value];
+  }));
 
 export function summariseCell(cell: Cell): CellSummary {
   const lost = cell.rounds.map((r) => r.lostOpens).filter((v): v is number => v !== undefined);
@@ -53,13 +66,16 @@ export function summariseCell(cell: Cell): CellSummary {
     dataset: cell.dataset,
     rounds: cell.rounds.length,
     requestsPerSecond: median(cell.rounds.map((r) => r.requestsPerSecond)),
-    p50Ms: median(cell.rounds.flatMap((r) => (r.p50Ms === undefined ? [] : [r.p50Ms]))),
-    p99Ms: median(cell.rounds.flatMap((r) => (r.p99Ms === undefined ? [] : [r.p99Ms]))),
+    p50Ms: medianOf(cell.rounds, (r) => r.p50Ms),
+    p99Ms: medianOf(cell.rounds, (r) => r.p99Ms),
     errors: cell.rounds.reduce((total, r) => total + r.errors, 0),
     requests: cell.rounds.reduce((total, r) => total + r.requests, 0),
     peakRssBytes: maximum(cell.rounds.map((r) => r.peakRssBytes)),
     // Lost opens can only be positive; in-flight opens at the cut land in the database anyway.
     lostOpens: lost.length === 0 ? undefined : lost.reduce((total, v) => total + Math.max(0, v), 0),
+    serverCpuMs: medianOf(cell.rounds, (r) => r.serverCpuMs),
+    databaseCpuMs: medianOf(cell.rounds, (r) => r.databaseCpuMs),
+    loadGeneratorCpuMs: medianOf(cell.rounds, (r) => r.loadGeneratorCpuMs),
   };
 }
 
@@ -128,11 +144,17 @@ export function summariseScenario(cells: Cell[], scenario: ScenarioId, kind: Sce
   return { scenario, kind, cells: summaries, ratios };
 }
 
-/** Small organisation: throughput with 10 organisations / with the preset's (≤ 1.2 means "as fast"). */
-export function smallOrganisationRatio(cells: Cell[]): number | undefined {
+/** The small organisation's dashboard on the 10-organisation data set, per variant measured there (a, d). */
+export type BaselineSummaries = Partial<Record<VariantId, CellSummary>>;
+
+/**
+ * Small organisation: throughput with 10 organisations / with the preset's (≤ 1.2 means "as
+ * fast"), for the API (a, the target) or the database alone (d).
+ */
+export function smallOrganisationRatio(cells: Cell[], variant: VariantId = "a"): number | undefined {
   return roundRatio(
-    findCell(cells, { scenario: "dashboard-small", variant: "a", dataset: "baseline" }),
-    findCell(cells, { scenario: "dashboard-small", variant: "a", dataset: "main" }),
+    findCell(cells, { scenario: "dashboard-small", variant, dataset: "baseline" }),
+    findCell(cells, { scenario: "dashboard-small", variant, dataset: "main" }),
   );
 }
 

@@ -1,0 +1,149 @@
+// A few seconds' smoke test of the benchmark tooling (bench/), not a benchmark: the hand-written
+// SQL of every scenario (variants c and d) answers exactly what the GraphQL operation (variants a
+// and b) answers, on a small organisation; and the report's arithmetic, tables and chart work.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSeedPhases } from "../bench/seed/seed.ts";
+import { PIXEL_TOKEN_PREFIX, SCENARIOS, TENANT_SETTINGS_SQL, pixelToken, toPgbenchSql, type ScenarioContext } from "../bench/scenarios.ts";
+import { chartSvg, svgToPng } from "../bench/report/chart.ts";
+import { resultsTable } from "../bench/report/markdown.ts";
+import { roundRatio, summariseScenario, verdicts, type Cell } from "../bench/report/summary.ts";
+import { percentile, median } from "../bench/load/stats.ts";
+import { signToken } from "../src/auth/jwt.ts";
+import type { RunningServer } from "../src/server.ts";
+import { asMember, createOrganisation, ownerPool, type TestOrganisation } from "./helpers/database.ts";
+import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
+
+const owner = ownerPool();
+let org: TestOrganisation;
+let server: RunningServer;
+let context: ScenarioContext;
+
+/** A campaign with steps, an A/B test and figures, and people with positions at companies. */
+async function fillOrganisation(organisationId: string): Promise<void> {
+  const id = () => randomUUID();
+  const company = id();
+  await owner.query("insert into crm.companies (organisation_id, id, name, siren) values ($1, $2, 'Bench Co', '552100554')", [organisationId, company]);
+  for (let n = 0; n < 3; n++) {
+    const person = id();
+    await owner.query("insert into crm.people (organisation_id, id, first_name, email, status) values ($1, $2, $3, $4, 'contacted')", [
+      organisationId, person, `P${n}`, `p${n}-${person}@bench.test`,
+    ]);
+    await owner.query("insert into crm.positions (organisation_id, person_id, company_id, job_title) values ($1, $2, $3, 'CEO')", [
+      organisationId, person, company,
+    ]);
+  }
+  const campaign = id();
+  const step = id();
+  const experiment = id();
+  const variant = id();
+  await owner.query("insert into outreach.campaigns (organisation_id, id, name, status) values ($1, $2, 'Bench', 'active')", [organisationId, campaign]);
+  await owner.query("insert into outreach.workflow_steps (organisation_id, id, campaign_id, step_index, name) values ($1, $2, $3, 0, 'Intro')", [
+    organisationId, step, campaign,
+  ]);
+  await owner.query("insert into outreach.step_experiments (organisation_id, id, workflow_step_id, name, status) values ($1, $2, $3, 'Subject', 'running')", [
+    organisationId, experiment, step,
+  ]);
+  await owner.query("insert into outreach.step_experiment_variants (organisation_id, id, step_experiment_id, key) values ($1, $2, $3, 'A')", [
+    organisationId, variant, experiment,
+  ]);
+  await owner.query(
+    `insert into tracking.campaign_daily_stats (organisation_id, campaign_id, day, enrolled, emails_sent, emails_opened)
+     values ($1, $2, current_date, 3, 3, 1), ($1, $2, current_date - 40, 1, 1, 1)`,
+    [organisationId, campaign],
+  );
+  await owner.query(
+    "insert into tracking.variant_stats (organisation_id, step_experiment_id, variant_id, assigned, emails_sent, emails_opened) values ($1, $2, $3, 3, 3, 1)",
+    [organisationId, experiment, variant],
+  );
+}
+
+beforeAll(async () => {
+  org = await createOrganisation(owner, "bench-smoke");
+  await fillOrganisation(org.id);
+  server = await startTestServer();
+  const member = {
+    organisationId: org.id,
+    userId: org.users.member,
+    sessionId: "",
+    token: signToken({ userId: org.users.member, organisationId: org.id }, TEST_JWT_SECRET, 300),
+  };
+  const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+  context = { members: { large: member, probe: member }, pixelTokens: 1, fromDay: day(29), toDay: day(0) };
+});
+
+afterAll(async () => {
+  await server?.close();
+  await owner.end();
+});
+
+describe("every scenario's SQL answers what its GraphQL operation answers", () => {
+  for (const scenario of SCENARIOS.filter((s) => s.graphql && s.sql && s.kind === "read")) {
+    it(scenario.id, async () => {
+      const graphqlQuery = scenario.graphql!;
+      const variables = graphqlQuery.variables(context, 0);
+      const response = await graphql(server, graphqlQuery.query, { variables, token: context.members.large.token });
+      expect(response.body.errors).toBeUndefined();
+      const sqlAnswer = await asMember(owner, { organisationId: org.id, userId: org.users.member }, async (client) => {
+        const { rows } = await client.query(scenario.sql!.text, scenario.sql!.params(variables));
+        return rows[0].result;
+      });
+      expect(sqlAnswer).toEqual(response.body.data);
+      expect(JSON.stringify(sqlAnswer)).not.toMatch(/"nodes":\[\]\}\}$/); // the organisation has data to show
+    });
+  }
+
+  it("create-person", async () => {
+    const scenario = SCENARIOS.find((s) => s.id === "create-person")!;
+    const response = await graphql(server, scenario.graphql!.query, {
+      variables: scenario.graphql!.variables(context, 1),
+      token: context.members.large.token,
+    });
+    expect(response.body.errors).toBeUndefined();
+    const created = await asMember(owner, { organisationId: org.id, userId: org.users.member }, async (client) => {
+      const { rows } = await client.query(scenario.sql!.text, scenario.sql!.params(scenario.graphql!.variables(context, 2)));
+      return rows[0].result;
+    });
+    const shape = (answer: { createPerson: { person: Record<string, unknown> } }) => ({ ...answer.createPerson.person, id: "…", email: "…" });
+    expect(shape(created)).toEqual(shape(response.body.data as never));
+  });
+});
+
+it("pgbench scripts get an expression for every parameter, and pixel tokens have the token format", () => {
+  expect(toPgbenchSql(TENANT_SETTINGS_SQL, [":a", ":b", ":c", ":d", ":e"])).not.toMatch(/\$\d/);
+  for (const scenario of SCENARIOS.filter((s) => s.sql)) {
+    const job = scenario.sql!.pgbench(context);
+    expect(toPgbenchSql(scenario.sql!.text, job.expressions), scenario.id).not.toMatch(/\$\d/);
+  }
+  expect(pixelToken(42)).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  expect(pixelToken(42).startsWith(PIXEL_TOKEN_PREFIX)).toBe(true);
+});
+
+it("the seed file splits into named phases", () => {
+  const phases = readSeedPhases();
+  expect(phases.map((p) => p.name)).toContain("people");
+  expect(new Set(phases.map((p) => p.name)).size).toBe(phases.length);
+  expect(phases.every((p) => p.sql.length > 0)).toBe(true);
+});
+
+it("ratios are per-round medians; the report renders a table and a PNG chart", () => {
+  expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+  expect(percentile([...Array(100).keys()].map((n) => n + 1), 99)).toBe(99);
+  expect(median([1, 3, 2, 10])).toBe(2.5);
+  const round = (round: number, requestsPerSecond: number) =>
+    ({ round, requestsPerSecond, requests: requestsPerSecond * 5, seconds: 5, p50Ms: 10, p99Ms: 50, errors: 0, ok: 1 });
+  const cells: Cell[] = [
+    { scenario: "people-page", variant: "a", dataset: "main", rounds: [round(1, 90), round(2, 100), round(3, 80)] },
+    { scenario: "people-page", variant: "b", dataset: "main", rounds: [round(1, 100), round(2, 100), round(3, 100)] },
+    { scenario: "people-page", variant: "c", dataset: "main", rounds: [round(1, 300), round(2, 100), round(3, 160)] },
+  ];
+  expect(roundRatio(cells[0], cells[1])).toBeCloseTo(0.9);
+  const summary = summariseScenario(cells, "people-page", "read");
+  expect(summary.ratios.ac).toBeCloseTo(0.5); // 0.3, 1, 0.5 per round
+  const list = verdicts([summary], 1.1);
+  expect(list.find((v) => v.target.startsWith("RLS"))?.met).toBe(true);
+  expect(list.find((v) => v.target.startsWith("p99"))?.met).toBe(true);
+  expect(resultsTable({ scenarios: SCENARIOS, summaries: [summary], baseline: {} })).toContain("| people-page | a API | 90 |");
+  const png = svgToPng(chartSvg({ title: "smoke", subtitle: "test", summaries: [summary], baseline: {} }));
+  expect(png.subarray(1, 4).toString()).toBe("PNG");
+});
