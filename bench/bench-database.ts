@@ -72,12 +72,7 @@ export interface SeedInfo extends SeedSummary {
 
 async function readSeedInfo(ownerUrl: string): Promise<SeedInfo | undefined> {
   const client = new pg.Client({ connectionString: ownerUrl });
-  try {
-    await client.connect();
-  } catch (error) {
-    if ((error as { code?: string }).code === "3D000") return undefined; // database does not exist
-    throw error;
-  }
+  await client.connect();
   try {
     const { rows } = await client.query<SeedInfo>(
       `select preset, fingerprint, to_json(seeded_at) #>> '{}' as "seededAt", seconds, rows,
@@ -105,6 +100,8 @@ export async function ensureBenchDatabase(
 ): Promise<{ urls: DatabaseUrls & { rootUrl: string }; seed: SeedInfo }> {
   const urls = benchUrls(cluster, preset);
   const fingerprint = seedFingerprint(preset);
+  // The roles may not exist yet (a fresh embedded cluster): create them, and the database if missing.
+  await prepareRolesAndDatabase(urls, cluster.logger);
   const existing = options.reseed ? undefined : await readSeedInfo(urls.ownerUrl);
   if (existing?.fingerprint === fingerprint) {
     options.log(

@@ -21,14 +21,14 @@ export const PRESETS: Record<PresetName, Preset> = {
     organisations: 10,
     large: 1,
     largePeople: 10_000,
-    description: "10 organisations: 1 large (10,000 people), 9 small",
+    description: "10 organisations: 1 large (10,000 people), 8 small, 1 small probe",
   },
   full: {
     name: "full",
     organisations: 1_000,
     large: 10,
     largePeople: 100_000,
-    description: "1,000 organisations: 10 large (100,000 people each), 990 small",
+    description: "1,000 organisations: 10 large (100,000 people each), 989 small, 1 small probe",
   },
 };
 
