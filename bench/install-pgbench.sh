@@ -39,6 +39,7 @@ version="${client_package##*-}"
 $sudo apt-get install -y -qq --no-install-recommends "$client_package" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+chmod 755 "$work" # apt downloads as the _apt user when it can
 (cd "$work" && apt-get download "postgresql-$version" >/dev/null)
 dpkg-deb -x "$work"/postgresql-"$version"_*.deb "$work/root"
 $sudo mkdir -p "$target_dir"
