@@ -12,10 +12,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { AutocannonRequest } from "autocannon";
-import { databaseNameOf } from "../src/db/connection-urls.ts";
+import { databaseNameOf, withDatabase } from "../src/db/connection-urls.ts";
 import { findFreePort } from "../src/db/embedded-postgres.ts";
 import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../src/db/roles.ts";
-import { benchRoot, connectBenchCluster, ensureBenchDatabase, type SeedInfo } from "./bench-database.ts";
+import { benchRoot, connectBenchCluster, ensureBenchDatabase, withClient, type SeedInfo } from "./bench-database.ts";
 import { cpuSeconds, DatabaseCpuMeter } from "./load/cpu.ts";
 import { runHttpLoad, type LoadMeasurement } from "./load/http-load.ts";
 import { ensurePgbench, pgbenchVersion, runPgbench } from "./load/pgbench.ts";
@@ -261,6 +261,16 @@ async function main(): Promise<number> {
     const mainSet: Dataset = { ...main, context: await contextFor(main.urls, main.seed) };
     const baselineSet: Dataset | undefined = baseline ? { ...baseline, context: await contextFor(baseline.urls, baseline.seed) } : undefined;
     const bypassUrl = await prepareBypassRole(cluster.rootUrl, main.urls.ownerUrl);
+    // Start from a clean slate: no backlog of dirty buffers (seeding, a migration) flushed mid-run,
+    // and the data sets read into the OS page cache (this VM's host reclaims idle cache; a
+    // production server keeps its working set in memory).
+    await withClient(cluster.rootUrl, (client) => client.query("checkpoint"));
+    for (const urls of [main.urls, ...(baseline ? [baseline.urls] : [])]) {
+      const prewarmed = await prewarm(cluster.rootUrl, databaseNameOf(urls.ownerUrl));
+      if (prewarmed === undefined) notes.push(`pg_prewarm is not available: ${databaseNameOf(urls.ownerUrl)} was not read into memory first.`);
+      else log(`[bench] read ${(prewarmed / 128).toFixed(0)} MiB of ${databaseNameOf(urls.ownerUrl)} into the page cache (pg_prewarm)`);
+    }
+    const checkpointsBefore = await checkpointCount(cluster.rootUrl);
     const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
 
     log("[bench] starting the servers (a: src/main.ts, b: RLS bypassed, c: express + pg)");
@@ -404,6 +414,13 @@ async function main(): Promise<number> {
       if (removed > 0) log(`[bench] removed the ${removed} people created by the run`);
     }
     machine.loadAverageAtEnd = (await import("node:os")).loadavg();
+    const checkpoints = (await checkpointCount(cluster.rootUrl)) - checkpointsBefore;
+    if (checkpoints !== undefined && !Number.isNaN(checkpoints)) {
+      notes.push(
+        `PostgreSQL ran ${checkpoints} checkpoint(s) during the measurements (the server's own settings: max_wal_size ` +
+          "1 GB by default); writes (create-person, pixel-open) slow down while one flushes.",
+      );
+    }
 
     // Report.
     const summaries = options.scenarios.map((s) => summariseScenario(cells, s.id, s.kind));
@@ -444,11 +461,14 @@ async function main(): Promise<number> {
       `d) is pgbench (${pgbenchText}) with ${options.pgbenchClients} clients, 1 thread, -M prepared: BEGIN, the same set_config ` +
         "statement, the same SQL, COMMIT (as the authenticator). The pixel runs the endpoint's own single round trip " +
         "(BEGIN; SET LOCAL ROLE prospectflow_anonymous; SELECT app_hidden.record_open(…); COMMIT) with -M simple.",
-      "The pixel scenario picks a random seeded token per request (numbered tokens, bench/seed/seed.sql). Lost opens = 2xx answers " +
+      "The pixel scenario opens a random email of the last 7 days per request (seeded tokens are numbered newest first, " +
+        "bench/seed/seed.sql; opens come soon after sending). Lost opens = 2xx answers " +
         "minus the rows added to tracking.open_events, counted after each measurement. The pixel has no GraphQL and no RLS in its path " +
         "(record_open is SECURITY DEFINER), so b) and c) do not apply.",
       "CPU ms/request: user + system CPU of the server process (/proc/<pid>/stat) and of the PostgreSQL backends serving the bench " +
         "database (sampled every 100 ms), divided by the requests answered; the load generator's own CPU is in results.json.",
+      "Before the warm-up, a checkpoint is forced and the data sets' tables and indexes are read into the OS page cache " +
+        "(pg_prewarm, 'read' mode); PostgreSQL's own shared_buffers stay as the server configures them (256 MB embedded).",
       "Everything runs on one machine: PostgreSQL, the servers and the load generator share the cores, as the issue asks.",
     ];
     const chartFile = "chart.png";
@@ -504,6 +524,36 @@ async function main(): Promise<number> {
   } finally {
     await cluster.database.stop();
   }
+}
+
+/** Reads the tenant schemas' tables and indexes into the OS page cache; the number of 8 kB blocks, or undefined without pg_prewarm. */
+async function prewarm(rootUrl: string, database: string): Promise<number | undefined> {
+  return withClient(withDatabase(rootUrl, database), async (client) => {
+    try {
+      await client.query("create extension if not exists pg_prewarm");
+    } catch {
+      return undefined;
+    }
+    const { rows } = await client.query<{ blocks: string }>(
+      `select coalesce(sum(pg_prewarm(c.oid::regclass, 'read')), 0) as blocks
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname in ('iam', 'crm', 'outreach', 'tracking') and c.relkind in ('r', 'i')`,
+    );
+    return Number(rows[0]!.blocks);
+  });
+}
+
+/** Checkpoints started so far (timed and requested), from pg_stat_checkpointer (PostgreSQL 17+) or pg_stat_bgwriter. */
+async function checkpointCount(rootUrl: string): Promise<number> {
+  return withClient(rootUrl, async (client) => {
+    try {
+      const { rows } = await client.query<{ n: string }>("select num_timed + num_requested as n from pg_stat_checkpointer");
+      return Number(rows[0]!.n);
+    } catch {
+      const { rows } = await client.query<{ n: string }>("select checkpoints_timed + checkpoints_req as n from pg_stat_bgwriter");
+      return Number(rows[0]!.n);
+    }
+  });
 }
 
 const fmtCpu = (value: number | undefined) => (value === undefined ? "–" : `${value.toFixed(2)} ms`);

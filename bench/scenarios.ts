@@ -24,7 +24,7 @@ export interface Member {
 
 export interface ScenarioContext {
   members: Record<MemberKind, Member>;
-  /** Seeded pixel tokens are numbered 1..pixelTokens (pixelToken(n)). */
+  /** The pixel scenario opens seeded tokens 1..pixelTokens (pixelToken(n)): the emails of the last 7 days. */
   pixelTokens: number;
   /** The dashboard's date range: the last 30 days. */
   fromDay: string;
@@ -282,7 +282,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: "pixel-open",
-    title: "Tracking pixel hit (GET /t/<token>.gif), random seeded tokens",
+    title: "Tracking pixel hit (GET /t/<token>.gif), a random email of the last 7 days each time",
     kind: "pixel",
     member: "large",
   },

@@ -228,8 +228,9 @@ select t.organisation_id, t.k, t.n, t.step, t.c, t.campaign_id, t.enrollment_id,
        case when t.step = 0 then md5(format('experiment:%s:%s', t.k, t.c))::uuid end as step_experiment_id,
        case when t.step = 0 then t.variant_id end as variant_id,
        t.scheduled_for + interval '5 minutes' as sent_at,
-       -- Pixel tokens are numbered so that load generators can pick real ones (bench/scenarios.ts).
-       row_number() over (order by t.k, t.n, t.step) as pixel_number
+       -- Pixel tokens are numbered, newest email first, so that load generators can pick real
+       -- ones, among recent emails as real opens do (bench/scenarios.ts).
+       row_number() over (order by t.scheduled_for desc, t.k, t.n, t.step) as pixel_number
   from pg_temp.bench_tasks t
  where t.done;
 
