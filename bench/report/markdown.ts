@@ -24,6 +24,8 @@ const number = (value: number | undefined, digits = 0) =>
 const ms = (value: number | undefined) => (value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1));
 const mib = (bytes: number | undefined) => (bytes === undefined ? "–" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 const ratio = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
+/** Three decimals, so that a value just under a target never prints as the target. */
+const precise = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(3));
 const cpu = (cell: CellSummary) =>
   `${cell.serverCpuMs === undefined ? "–" : cell.serverCpuMs.toFixed(2)} · ${cell.databaseCpuMs === undefined ? "–" : cell.databaseCpuMs.toFixed(2)}`;
 const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "✅ met" : "❌ missed");
@@ -57,15 +59,19 @@ export function resultsTable(input: Pick<ReportInput, "scenarios" | "summaries" 
 
 export function ratiosTable(summaries: ScenarioSummary[]): string {
   const rows = [
-    "| scenario | a/b (RLS cost, target ≥ 0.90) | a/c (GraphQL cost, target ≥ 0.50 on reads) | a/d (distance to PostgreSQL's limit) |",
+    "| scenario | a/b: RLS cost (target ≥ 0.90) | a/c: GraphQL cost (target ≥ 0.50 on reads) | a/d: distance to PostgreSQL's limit |",
     "| --- | ---: | ---: | ---: |",
   ];
   for (const s of summaries) {
-    const flag = (value: number | undefined, goal: number | undefined) =>
-      value === undefined ? "–" : goal === undefined ? ratio(value) : `${ratio(value)} ${value >= goal ? "✅" : "❌"}`;
+    const cell = (name: "ab" | "ac" | "ad", goal: number | undefined) => {
+      const value = s.ratios[name];
+      if (value === undefined) return "–";
+      const range = s.ranges[name];
+      const spread = range && range[0] !== range[1] ? ` (${range[0].toFixed(2)}–${range[1].toFixed(2)})` : "";
+      return `${precise(value)}${spread}${goal === undefined ? "" : value >= goal ? " ✅" : " ❌"}`;
+    };
     rows.push(
-      `| ${s.scenario} | ${flag(s.ratios.ab, TARGETS.rlsCost)} | ${flag(s.ratios.ac, s.kind === "read" ? TARGETS.graphqlCost : undefined)} | ` +
-        `${ratio(s.ratios.ad)} |`,
+      `| ${s.scenario} | ${cell("ab", TARGETS.rlsCost)} | ${cell("ac", s.kind === "read" ? TARGETS.graphqlCost : undefined)} | ${cell("ad", undefined)} |`,
     );
   }
   return rows.join("\n");
@@ -74,7 +80,7 @@ export function ratiosTable(summaries: ScenarioSummary[]): string {
 export function verdictTable(verdicts: Verdict[]): string {
   const rows = ["| target | scenario | measured | goal | |", "| --- | --- | ---: | --- | --- |"];
   for (const v of verdicts) {
-    const value = v.value === undefined ? "–" : v.target.startsWith("p99") ? `${ms(v.value)} ms` : v.target.startsWith("Pixel") ? number(v.value) : v.target.startsWith("Zero") ? String(v.value) : ratio(v.value);
+    const value = v.value === undefined ? "–" : v.target.startsWith("p99") ? `${ms(v.value)} ms` : v.target.startsWith("Pixel") ? number(v.value) : v.target.startsWith("Zero") ? String(v.value) : precise(v.value);
     rows.push(`| ${v.target} | ${v.scenario ?? ""} | ${value} | ${v.goal} | ${mark(v.met)} |`);
   }
   return rows.join("\n");
@@ -96,12 +102,12 @@ export function renderReport(input: ReportInput): string {
     "",
     ...(Object.keys(VARIANTS) as VariantId[]).map((v) => `- ${VARIANTS[v].label}`),
     "",
-    "## Ratios (throughput, per round then the median)",
+    "## Ratios (throughput, per round then the median; lowest–highest round in brackets)",
     "",
     ratiosTable(input.summaries),
     "",
-    `Small organisation's dashboard, throughput with 10 organisations / with all of this preset's: ${ratio(input.smallRatio)} ` +
-      `through the API (a; target ≤ ${TARGETS.smallOrganisation.toFixed(2)}), ${ratio(input.smallRatioDatabase)} in the database alone (d).`,
+    `Small organisation's dashboard, throughput with 10 organisations / with all of this preset's: ${precise(input.smallRatio)} ` +
+      `through the API (a; target ≤ ${TARGETS.smallOrganisation.toFixed(2)}), ${precise(input.smallRatioDatabase)} in the database alone (d).`,
     "",
     "## Targets",
     "",

@@ -79,15 +79,20 @@ export function summariseCell(cell: Cell): CellSummary {
   };
 }
 
-/** Median over rounds of (throughput of x) / (throughput of y), both measured in the same round. */
-export function roundRatio(x: Cell | undefined, y: Cell | undefined): number | undefined {
-  if (!x || !y) return undefined;
+/** (throughput of x) / (throughput of y) for each round, both measured in the same round. */
+export function roundRatios(x: Cell | undefined, y: Cell | undefined): number[] {
+  if (!x || !y) return [];
   const ratios: number[] = [];
   for (const round of x.rounds) {
     const other = y.rounds.find((r) => r.round === round.round);
     if (other && other.requestsPerSecond > 0) ratios.push(round.requestsPerSecond / other.requestsPerSecond);
   }
-  return median(ratios);
+  return ratios;
+}
+
+/** Median over rounds of (throughput of x) / (throughput of y), both measured in the same round. */
+export function roundRatio(x: Cell | undefined, y: Cell | undefined): number | undefined {
+  return median(roundRatios(x, y));
 }
 
 export interface Targets {
@@ -113,6 +118,8 @@ export interface ScenarioSummary {
   cells: Partial<Record<VariantId, CellSummary>>;
   /** a/b, a/c, a/d: medians of per-round throughput ratios. */
   ratios: Partial<Record<"ab" | "ac" | "ad", number>>;
+  /** The lowest and highest per-round ratio, to show the spread. */
+  ranges: Partial<Record<"ab" | "ac" | "ad", [number, number]>>;
 }
 
 export interface Verdict {
@@ -135,13 +142,16 @@ export function summariseScenario(cells: Cell[], scenario: ScenarioId, kind: Sce
     if (cell) summaries[variant] = summariseCell(cell);
   }
   const ratios: ScenarioSummary["ratios"] = {};
-  const ab = roundRatio(at("a"), at("b"));
-  const ac = roundRatio(at("a"), at("c"));
-  const ad = roundRatio(at("a"), at("d"));
-  if (ab !== undefined) ratios.ab = ab;
-  if (ac !== undefined) ratios.ac = ac;
-  if (ad !== undefined) ratios.ad = ad;
-  return { scenario, kind, cells: summaries, ratios };
+  const ranges: ScenarioSummary["ranges"] = {};
+  for (const [name, other] of [["ab", "b"], ["ac", "c"], ["ad", "d"]] as const) {
+    const perRound = roundRatios(at("a"), at(other));
+    const value = median(perRound);
+    if (value !== undefined) {
+      ratios[name] = value;
+      ranges[name] = [Math.min(...perRound), Math.max(...perRound)];
+    }
+  }
+  return { scenario, kind, cells: summaries, ratios, ranges };
 }
 
 /** The small organisation's dashboard on the 10-organisation data set, per variant measured there (a, d). */
