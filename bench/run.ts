@@ -16,7 +16,7 @@ import { databaseNameOf, withDatabase } from "../src/db/connection-urls.ts";
 import { findFreePort } from "../src/db/embedded-postgres.ts";
 import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../src/db/roles.ts";
 import { benchRoot, connectBenchCluster, ensureBenchDatabase, withClient, type SeedInfo } from "./bench-database.ts";
-import { cpuSeconds, DatabaseCpuMeter } from "./load/cpu.ts";
+import { cpuSeconds, DatabaseCpuMeter, machineCpuSeconds } from "./load/cpu.ts";
 import { runHttpLoad, type LoadMeasurement } from "./load/http-load.ts";
 import { ensurePgbench, pgbenchVersion, runPgbench } from "./load/pgbench.ts";
 import { BASELINE_PRESET, DEFAULT_PRESET, PRESET_NAMES, PRESETS, parsePreset, type Preset } from "./presets.ts";
@@ -345,6 +345,7 @@ async function main(): Promise<number> {
         const databaseCpu = new DatabaseCpuMeter(databaseNameOf(set.urls.ownerUrl));
         let measurement: LoadMeasurement;
         const extra: Partial<RoundMeasurement> = {};
+        const machineBefore = machineCpuSeconds();
         if (key.variant === "d") {
           const job = pgbenchJob(scenario, set.context);
           databaseCpu.start();
@@ -373,6 +374,14 @@ async function main(): Promise<number> {
         }
         const databaseSeconds = databaseCpu.stop();
         if (measurement.requests > 0 && databaseSeconds > 0) extra.databaseCpuMs = (databaseSeconds * 1000) / measurement.requests;
+        const machineAfter = machineCpuSeconds();
+        if (machineBefore && machineAfter && machineAfter.total > machineBefore.total) {
+          const busy = machineAfter.busy - machineBefore.busy;
+          const total = machineAfter.total - machineBefore.total;
+          const ours = databaseSeconds + (((extra.serverCpuMs ?? 0) + (extra.loadGeneratorCpuMs ?? 0)) * measurement.requests) / 1000;
+          extra.machineBusyPercent = (100 * busy) / total;
+          extra.otherProcessesPercent = Math.max(0, (100 * (busy - ours)) / total);
+        }
         if (!isPixel) return { ...measurement, ...extra };
         await sleep(500); // let requests cut off at the end of the run finish
         const recorded = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
@@ -409,7 +418,8 @@ async function main(): Promise<number> {
                 `${result.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${fmt(result.p50Ms)}  p99 ${fmt(result.p99Ms)}  ` +
                 `errors ${result.errors}${result.lostOpens !== undefined ? `  lost opens ${Math.max(0, result.lostOpens)}` : ""}` +
                 `${result.peakRssBytes ? `  rss ${(result.peakRssBytes / 1048576).toFixed(0)} MiB` : ""}` +
-                `  cpu/req server ${fmtCpu(result.serverCpuMs)} db ${fmtCpu(result.databaseCpuMs)} load ${fmtCpu(result.loadGeneratorCpuMs)}`,
+                `  cpu/req server ${fmtCpu(result.serverCpuMs)} db ${fmtCpu(result.databaseCpuMs)} load ${fmtCpu(result.loadGeneratorCpuMs)}` +
+                `  machine busy ${result.machineBusyPercent?.toFixed(0) ?? "–"}%, others ${result.otherProcessesPercent?.toFixed(0) ?? "–"}%`,
             );
           }
         }
@@ -421,6 +431,20 @@ async function main(): Promise<number> {
       if (removed > 0) log(`[bench] removed the ${removed} people created by the run`);
     }
     machine.loadAverageAtEnd = (await import("node:os")).loadavg();
+    const others = cells
+      .filter((c) => c.variant !== "d")
+      .flatMap((c) => c.rounds.map((r) => ({ value: r.otherProcessesPercent, where: `${c.scenario} ${c.variant}${c.dataset === "baseline" ? "@10" : ""} round ${r.round}` })))
+      .filter((o): o is { value: number; where: string } => o.value !== undefined)
+      .sort((x, y) => x.value - y.value);
+    if (others.length > 0) {
+      const middle = others[Math.floor(others.length / 2)]!;
+      const worst = others[others.length - 1]!;
+      notes.push(
+        `Other processes on this shared machine (not the server, its PostgreSQL backends or the load generator) used a median ` +
+          `${middle.value.toFixed(0)}% of its CPU during the HTTP measurements, at most ${worst.value.toFixed(0)}% (${worst.where}); ` +
+          "per round in results.json (otherProcessesPercent; PostgreSQL's background writers count as others). Rounds with more of it are slower: compare ratios within a round.",
+      );
+    }
     const checkpoints = (await checkpointCount(cluster.rootUrl)) - checkpointsBefore;
     if (checkpoints !== undefined && !Number.isNaN(checkpoints)) {
       notes.push(

@@ -25,6 +25,13 @@ export interface RoundMeasurement extends LoadMeasurement {
   serverCpuMs?: number;
   databaseCpuMs?: number;
   loadGeneratorCpuMs?: number;
+  /**
+   * Share of the machine's CPU (all cores) that was busy during the measurement, and the part of
+   * it used by processes other than this server, its database backends and the load generator
+   * (other people's work on a shared machine; for d, pgbench itself too).
+   */
+  machineBusyPercent?: number;
+  otherProcessesPercent?: number;
 }
 
 export interface CellKey {
