@@ -60,6 +60,7 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --rounds <n>           rounds per variant and scenario (default 3); the report gives medians
   --seconds <n>          length of each measurement (default 5)
   --warmup <n>           warm-up seconds per variant and scenario before the rounds (default 2)
+  --prime <n>            unrecorded seconds of the same load right before each measurement (default 1)
   --connections <n>      HTTP connections (default 16)
   --pool <n>             database connections of each server (default 10, the shipped default)
   --pgbench-clients <n>  pgbench clients (default: the same as --pool)
@@ -74,6 +75,8 @@ interface RunOptions {
   rounds: number;
   seconds: number;
   warmupSeconds: number;
+  /** Unrecorded seconds of the same cell right before each recorded one: a server idle while others were measured is busy again. */
+  primeSeconds: number;
   connections: number;
   poolMax: number;
   pgbenchClients: number;
@@ -94,6 +97,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
         rounds: { type: "string" },
         seconds: { type: "string" },
         warmup: { type: "string" },
+        prime: { type: "string" },
         connections: { type: "string" },
         pool: { type: "string" },
         "pgbench-clients": { type: "string" },
@@ -131,6 +135,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
     rounds: Math.max(1, positive("rounds", 3)),
     seconds: Math.max(1, positive("seconds", 5)),
     warmupSeconds: positive("warmup", 2),
+    primeSeconds: positive("prime", 1),
     connections: Math.max(1, positive("connections", 16)),
     poolMax,
     pgbenchClients: Math.max(1, positive("pgbench-clients", poolMax)),
@@ -411,6 +416,7 @@ async function main(): Promise<number> {
           // Rotate the order each round so that drift (autovacuum, other load) hits every variant alike.
           const rotated = scenarioKeys.map((_k, i) => scenarioKeys[(i + round - 1) % scenarioKeys.length]!);
           for (const key of rotated) {
+            if (options.primeSeconds > 0) await measure(key, options.primeSeconds);
             const result = await measure(key, options.seconds);
             findCell(cells, key)!.rounds.push({ round, ...result });
             log(
@@ -473,7 +479,9 @@ async function main(): Promise<number> {
             "that server is warmed up on every scenario, as the main one is, but then serves only this one."
           : ""),
       `${options.rounds} rounds; in each, every variant of every scenario runs ${options.seconds} s, variants in a rotated order; ` +
-        `before the rounds, each runs ${options.warmupSeconds} s unrecorded (JIT, plan and statement caches). Figures are medians over rounds; ` +
+        `before the rounds, each runs ${options.warmupSeconds} s unrecorded (JIT, plan and statement caches), and every measurement is ` +
+        `preceded by ${options.primeSeconds} s of the same load, unrecorded (a server that sat idle while the others were measured is busy ` +
+        "again before it is timed). Figures are medians over rounds; " +
         "ratios are computed per round (both sides measured minutes apart at most) and then the median is taken.",
       `HTTP load: autocannon ${machine.packages.autocannon}, ${options.connections} keep-alive connections on loopback, in the bench process. ` +
         "Latency of every 2xx response; errors = socket errors + timeouts + non-2xx answers + GraphQL answers carrying `errors`.",

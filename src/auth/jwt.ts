@@ -1,4 +1,5 @@
 // Signing and verifying the API's bearer tokens: HS256 only, exp required, claims checked.
+import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
 export const JWT_ISSUER = "prospectflow-api";
@@ -22,11 +23,22 @@ export type VerifyResult =
   | { ok: true; claims: TokenClaims }
   | { ok: false; reason: TokenRejection; message: string };
 
+let cachedSecretKey: { secret: string; key: KeyObject } | undefined;
+
+/**
+ * The secret as a KeyObject, made once per secret: given a string, jsonwebtoken converts it on
+ * every call (first trying it as a public key, which throws), about 20 µs of each request.
+ */
+function secretKey(secret: string): KeyObject {
+  if (cachedSecretKey?.secret !== secret) cachedSecretKey = { secret, key: createSecretKey(Buffer.from(secret, "utf8")) };
+  return cachedSecretKey.key;
+}
+
 export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: number): string {
   const payload = claims.sessionId === undefined
     ? { organisation_id: claims.organisationId }
     : { organisation_id: claims.organisationId, sid: claims.sessionId };
-  return jwt.sign(payload, secret, {
+  return jwt.sign(payload, secretKey(secret), {
     algorithm: ALGORITHM,
     subject: claims.userId,
     expiresIn: lifetimeSeconds,
@@ -38,7 +50,7 @@ export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: 
 export function verifyToken(token: string, secret: string): VerifyResult {
   let payload: string | jwt.JwtPayload;
   try {
-    payload = jwt.verify(token, secret, {
+    payload = jwt.verify(token, secretKey(secret), {
       algorithms: [ALGORITHM],
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,
