@@ -9,9 +9,8 @@ import { createLogger, type Logger } from "../logger.ts";
 import { BACKUP_MODES, type BackupMode } from "../ops/backup-files.ts";
 import { createBackup } from "../ops/backup.ts";
 import { runDaily, parseTimeOfDay } from "../ops/daily-schedule.ts";
-import { DatabaseUnavailableError } from "../ops/database-failures.ts";
-import { OpsError } from "../ops/ops-error.ts";
 import { locateTools } from "../ops/postgres-tools.ts";
+import { exitAsOpsCommand, UsageError } from "./run-cli.ts";
 
 const usage = `Usage: npm run db:backup -- [full|schema|data] [--daily-at HH:MM]
 
@@ -23,8 +22,6 @@ Writes BACKUP_DIR/<database>-<mode>-<UTC time>.dump (pg_dump custom format, comp
 .json manifest (checksum, row count per table), checks the dump reads back, then removes dumps
 older than BACKUP_RETENTION_DAYS (default 30). Connects as DATABASE_URL (the owner).
 With --daily-at, keeps running and takes one backup every day at that UTC time.`;
-
-class UsageError extends Error {}
 
 function parseCommandLine(argv: string[]): { mode: BackupMode; dailyAt: string | undefined } {
   let parsed;
@@ -95,19 +92,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      if (error.message === "") {
-        process.stdout.write(`${usage}\n`);
-        process.exit(0);
-      }
-      process.stderr.write(`${error.message}\n\n${usage}\n`);
-      process.exit(2);
-    }
-    const known = error instanceof ConfigError || error instanceof OpsError || error instanceof DatabaseUnavailableError;
-    process.stderr.write(known ? `Backup failed: ${(error as Error).message}\n` : `Backup failed: ${String(error)}\n`);
-    process.exit(1);
-  },
-);
+exitAsOpsCommand(main, usage, "Backup");

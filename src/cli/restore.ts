@@ -5,10 +5,9 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, requireOwnerUrl } from "../config.ts";
 import { createLogger } from "../logger.ts";
-import { DatabaseUnavailableError } from "../ops/database-failures.ts";
-import { OpsError } from "../ops/ops-error.ts";
 import { locateTools } from "../ops/postgres-tools.ts";
 import { restoreBackup } from "../ops/restore.ts";
+import { exitAsOpsCommand, UsageError } from "./run-cli.ts";
 
 const usage = `Usage: npm run db:restore -- <file.dump>
 
@@ -19,8 +18,6 @@ Restores a dump written by npm run db:backup over the database of DATABASE_URL:
   4. recreates missing roles, loads the dump into a scratch database, compares row counts
      with the manifest, then swaps it in. Any failure leaves the current database untouched.
 Needs ROOT_DATABASE_URL (superuser), DATABASE_URL and AUTH_DATABASE_URL.`;
-
-class UsageError extends Error {}
 
 function parseCommandLine(argv: string[]): string {
   let parsed;
@@ -63,19 +60,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      if (error.message === "") {
-        process.stdout.write(`${usage}\n`);
-        process.exit(0);
-      }
-      process.stderr.write(`${error.message}\n\n${usage}\n`);
-      process.exit(2);
-    }
-    const known = error instanceof ConfigError || error instanceof OpsError || error instanceof DatabaseUnavailableError;
-    process.stderr.write(known ? `Restore failed: ${(error as Error).message}\n` : `Restore failed: ${String(error)}\n`);
-    process.exit(1);
-  },
-);
+exitAsOpsCommand(main, usage, "Restore");

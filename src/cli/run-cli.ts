@@ -4,6 +4,13 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { connectDatabase, type Database } from "../db/bootstrap.ts";
 import { createLogger, type Logger } from "../logger.ts";
+import { DatabaseUnavailableError } from "../ops/database-failures.ts";
+import { OpsError } from "../ops/ops-error.ts";
+
+/** A command line that cannot be run: printed with the usage, exit code 2; an empty message is --help (exit 0). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
 
 /** A failure the operator caused and can fix: printed as is, exit code 1. */
 export class CommandError extends Error {
@@ -66,6 +73,30 @@ export function exitWith(main: () => Promise<number>): void {
         /^PT\d{3}$/.test(String((error as { code?: string }).code));
       const message = ownError ? (error as Error).message : `failed: ${(error as Error).message}`;
       process.stderr.write(`${message}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * Runs a backup or restore command's main function and exits with its code: a UsageError prints
+ * the usage (exit 2, or 0 for --help); any other failure prints one line, `<action> failed: …`
+ * (exit 1), with the message as is for configuration, operations and database-availability errors.
+ */
+export function exitAsOpsCommand(main: () => Promise<number>, usage: string, action: string): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        if (error.message === "") {
+          process.stdout.write(`${usage}\n`);
+          process.exit(0);
+        }
+        process.stderr.write(`${error.message}\n\n${usage}\n`);
+        process.exit(2);
+      }
+      const known = error instanceof ConfigError || error instanceof OpsError || error instanceof DatabaseUnavailableError;
+      process.stderr.write(`${action} failed: ${known ? (error as Error).message : String(error)}\n`);
       process.exit(1);
     },
   );
