@@ -81,7 +81,8 @@ async function readSeedInfo(ownerUrl: string): Promise<SeedInfo | undefined> {
     );
     return rows[0];
   } catch (error) {
-    if ((error as { code?: string }).code === "42P01" || (error as { code?: string }).code === "3F000") return undefined;
+    if ((error as { code?: string }).code === "42P01" || (error as { code?: string }).code === "3F000")
+      return undefined;
     throw error;
   } finally {
     await client.end();

@@ -117,7 +117,13 @@ function nestedPlans(notices: string[]): Array<{ plan: string; times: number }> 
   return [...byShape.values()];
 }
 
-async function explainStatement(rootDatabaseUrl: string, settings: Captured | undefined, role: string | undefined, statement: Captured, index: number): Promise<PlanReport[]> {
+async function explainStatement(
+  rootDatabaseUrl: string,
+  settings: Captured | undefined,
+  role: string | undefined,
+  statement: Captured,
+  index: number,
+): Promise<PlanReport[]> {
   const client = new pg.Client({ connectionString: rootDatabaseUrl });
   const notices: string[] = [];
   client.on("notice", (notice) => {
@@ -146,7 +152,9 @@ async function explainStatement(rootDatabaseUrl: string, settings: Captured | un
         });
         // auto_explain logs the EXPLAINed statement itself too: only the nested ones are kept.
         const nested = nestedPlans(notices.filter((n) => !/Query Text:\s*(explain|execute)\b/i.test(n)));
-        const nestedText = nested.map((n) => `-- inside a function, ${n.times}× this plan:\n${readable(n.plan)}`).join("\n\n");
+        const nestedText = nested
+          .map((n) => `-- inside a function, ${n.times}× this plan:\n${readable(n.plan)}`)
+          .join("\n\n");
         reports.push({
           label,
           plan: readable(plan) + (nestedText ? `\n\n${nestedText}` : ""),
@@ -173,7 +181,9 @@ async function explainStatement(rootDatabaseUrl: string, settings: Captured | un
         await client.query("savepoint before_prepare");
         await client.query({ name, text: statement.text, values: statement.values });
         await client.query("rollback to savepoint before_prepare");
-        const literals = statement.values.map((v) => (v === null || v === undefined ? "null" : client.escapeLiteral(String(v))));
+        const literals = statement.values.map((v) =>
+          v === null || v === undefined ? "null" : client.escapeLiteral(String(v)),
+        );
         measureFromHere();
         const { rows } = await client.query<{ "QUERY PLAN": string }>(
           `explain (analyze, buffers, verbose) execute ${client.escapeIdentifier(name)}(${literals.join(", ")})`,
@@ -215,8 +225,9 @@ async function main(): Promise<number> {
   }
   const wanted = values.scenarios?.split(",").map((s) => s.trim());
   // The pixel has no variant b: no GraphQL and no RLS in its path (record_open is security definer).
-  const scenarios = (wanted ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS)
-    .filter((s) => variant === "a" || s.kind !== "pixel");
+  const scenarios = (wanted ? SCENARIOS.filter((s) => wanted.includes(s.id)) : SCENARIOS).filter(
+    (s) => variant === "a" || s.kind !== "pixel",
+  );
   const output: string[] = [];
   const print = (line = "") => {
     output.push(line);
@@ -236,7 +247,10 @@ async function main(): Promise<number> {
     const context: ScenarioContext = { members, pixelTokens: seed.pixelTokens, fromDay: day(29), toDay: day(0) };
 
     const statements: Captured[] = [];
-    pool = recordingPool(variant === "a" ? urls.authenticatorUrl : await prepareBypassRole(cluster.rootUrl, urls.ownerUrl), statements);
+    pool = recordingPool(
+      variant === "a" ? urls.authenticatorUrl : await prepareBypassRole(cluster.rootUrl, urls.ownerUrl),
+      statements,
+    );
     const logger = createLogger("warn");
     const pgl = postgraphile(
       variant === "a"
@@ -262,7 +276,8 @@ async function main(): Promise<number> {
     const rootDatabaseUrl = withDatabase(cluster.rootUrl, new URL(urls.ownerUrl).pathname.slice(1));
 
     print(`# Query plans of the SQL PostGraphile generates — preset ${preset.name} (${preset.description})`);
-    if (variant === "b") print("# Variant b: RLS bypassed, explicit organisation filters (for comparison; not the shipped API).");
+    if (variant === "b")
+      print("# Variant b: RLS bypassed, explicit organisation filters (for comparison; not the shipped API).");
     print(`# ${new Date().toISOString()}; a Seq Scan on a table of ${TENANT_SCHEMAS.join("/")} fails the check.`);
     for (const scenario of scenarios) {
       statements.length = 0;
@@ -276,13 +291,26 @@ async function main(): Promise<number> {
       if (scenario.kind === "pixel") {
         // The endpoint sends one simple-protocol string; explain its function call as the anonymous role.
         role = ANONYMOUS_ROLE;
-        data = [{ text: "select app_hidden.record_open($1, $2::inet, $3)", values: [pixelToken(2), "127.0.0.1", "bench-explain"] }];
+        data = [
+          {
+            text: "select app_hidden.record_open($1, $2::inet, $3)",
+            values: [pixelToken(2), "127.0.0.1", "bench-explain"],
+          },
+        ];
       }
       print("");
       print(`${"=".repeat(100)}\n## ${scenario.id}: ${scenario.title}\n${"=".repeat(100)}`);
       for (const [index, statement] of data.entries()) {
-        print(`\n### statement ${index + 1} of ${data.length}\n${statement.text.trim()}\n-- values: ${JSON.stringify(statement.values)}`);
-        const reports = await explainStatement(rootDatabaseUrl, scenario.kind === "pixel" ? undefined : settings, role, statement, index);
+        print(
+          `\n### statement ${index + 1} of ${data.length}\n${statement.text.trim()}\n-- values: ${JSON.stringify(statement.values)}`,
+        );
+        const reports = await explainStatement(
+          rootDatabaseUrl,
+          scenario.kind === "pixel" ? undefined : settings,
+          role,
+          statement,
+          index,
+        );
         for (const report of reports) {
           print(`\n-- ${report.label}\n${report.plan}`);
           for (const table of report.seqScans) {
@@ -296,7 +324,10 @@ async function main(): Promise<number> {
     await deleteCreatedPeople(urls.ownerUrl, CREATED_EMAIL_DOMAIN);
     print("");
     if (problems.length === 0) print(`OK: no sequential scan on a tenant table in ${scenarios.length} scenarios.`);
-    else print(`FAILED: ${problems.length} plan(s) read a tenant table with a sequential scan:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    else
+      print(
+        `FAILED: ${problems.length} plan(s) read a tenant table with a sequential scan:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
     const file = path.join(benchRoot, "results", `explain-${preset.name}${variant === "b" ? "-variant-b" : ""}.txt`);
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, `${output.join("\n")}\n`);
@@ -325,7 +356,8 @@ async function sendOnce(url: string, scenario: Scenario, context: ScenarioContex
     body: JSON.stringify({ query: graphql.query, variables: graphql.variables(context, 0) }),
   });
   const json = (await response.json()) as { errors?: unknown };
-  if (response.status !== 200 || json.errors) throw new Error(`${scenario.id}: HTTP ${response.status} ${JSON.stringify(json).slice(0, 500)}`);
+  if (response.status !== 200 || json.errors)
+    throw new Error(`${scenario.id}: HTTP ${response.status} ${JSON.stringify(json).slice(0, 500)}`);
 }
 
 main().then(

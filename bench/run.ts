@@ -127,8 +127,10 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
   const wanted = typeof values.scenarios === "string" ? values.scenarios.split(",").map((s) => s.trim()) : undefined;
   const unknown = wanted?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`Unknown scenario(s): ${unknown.join(", ")}`);
-  const variants = typeof values.variants === "string" ? values.variants.split(",").map((v) => v.trim()) : ["a", "b", "c", "d"];
-  if (variants.some((v) => !["a", "b", "c", "d"].includes(v))) throw new Error(`--variants takes a, b, c and d (got ${String(values.variants)})`);
+  const variants =
+    typeof values.variants === "string" ? values.variants.split(",").map((v) => v.trim()) : ["a", "b", "c", "d"];
+  if (variants.some((v) => !["a", "b", "c", "d"].includes(v)))
+    throw new Error(`--variants takes a, b, c and d (got ${String(values.variants)})`);
   const poolMax = positive("pool", 10);
   return {
     preset: parsePreset(typeof values.preset === "string" ? values.preset : process.env.BENCH_PRESET, DEFAULT_PRESET),
@@ -173,7 +175,11 @@ function memberOf(context: ScenarioContext, scenario: Scenario): Member {
   return context.members[scenario.member];
 }
 
-function httpRequest(scenario: Scenario, variant: "a" | "b" | "c", context: ScenarioContext): AutocannonRequest & {
+function httpRequest(
+  scenario: Scenario,
+  variant: "a" | "b" | "c",
+  context: ScenarioContext,
+): AutocannonRequest & {
   prepare?: (request: AutocannonRequest) => AutocannonRequest;
 } {
   if (scenario.kind === "pixel") {
@@ -201,24 +207,45 @@ function httpRequest(scenario: Scenario, variant: "a" | "b" | "c", context: Scen
     headers,
     body: body(0),
     // Writes need a new email each time; reads send the same body over and over.
-    ...(scenario.kind === "write" ? { prepare: (request: AutocannonRequest) => ({ ...request, body: body(++counter) }) } : {}),
+    ...(scenario.kind === "write"
+      ? { prepare: (request: AutocannonRequest) => ({ ...request, body: body(++counter) }) }
+      : {}),
   };
 }
 
-function pgbenchJob(scenario: Scenario, context: ScenarioContext): {
+function pgbenchJob(
+  scenario: Scenario,
+  context: ScenarioContext,
+): {
   script: string;
   defines: Record<string, string>;
   protocol: "prepared" | "simple";
 } {
   if (scenario.kind === "pixel") {
-    return { script: pixelPgbenchScript(ANONYMOUS_ROLE), defines: { pixel_tokens: String(context.pixelTokens) }, protocol: "simple" };
+    return {
+      script: pixelPgbenchScript(ANONYMOUS_ROLE),
+      defines: { pixel_tokens: String(context.pixelTokens) },
+      protocol: "simple",
+    };
   }
   const sql = scenario.sql!;
   const member = memberOf(context, scenario);
   const job = sql.pgbench(context);
-  const tenant = toPgbenchSql(TENANT_SETTINGS_SQL, [":bench_role", ":bench_organisation", ":bench_user", ":bench_session", ":bench_timeout"]);
+  const tenant = toPgbenchSql(TENANT_SETTINGS_SQL, [
+    ":bench_role",
+    ":bench_organisation",
+    ":bench_user",
+    ":bench_session",
+    ":bench_timeout",
+  ]);
   return {
-    script: [...job.setup, "BEGIN;", `${tenant};`, `${toPgbenchSql(sql.text, job.expressions).trim()};`, "COMMIT;"].join("\n"),
+    script: [
+      ...job.setup,
+      "BEGIN;",
+      `${tenant};`,
+      `${toPgbenchSql(sql.text, job.expressions).trim()};`,
+      "COMMIT;",
+    ].join("\n"),
     defines: {
       ...job.defines,
       bench_role: VISITOR_ROLE,
@@ -236,7 +263,10 @@ async function main(): Promise<number> {
   if ("exitCode" in parsed) return parsed.exitCode;
   const options = parsed;
   const started = new Date();
-  const stamp = started.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  const stamp = started
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-");
   const outDirectory = options.outDirectory ?? path.join(benchRoot, "results", stamp);
   const notes: string[] = [];
 
@@ -250,7 +280,8 @@ async function main(): Promise<number> {
       wantsBaseline && options.preset.name !== BASELINE_PRESET
         ? await ensureBenchDatabase(cluster, baselinePreset, { reseed: false, log })
         : undefined;
-    if (wantsBaseline && !baseline) notes.push("The preset is the 10-organisation one itself: the small-organisation comparison is skipped.");
+    if (wantsBaseline && !baseline)
+      notes.push("The preset is the 10-organisation one itself: the small-organisation comparison is skipped.");
     const pgbench = await ensurePgbench(log);
     const pgbenchText = await pgbenchVersion(pgbench);
 
@@ -264,7 +295,9 @@ async function main(): Promise<number> {
       toDay: day(0),
     });
     const mainSet: Dataset = { ...main, context: await contextFor(main.urls, main.seed) };
-    const baselineSet: Dataset | undefined = baseline ? { ...baseline, context: await contextFor(baseline.urls, baseline.seed) } : undefined;
+    const baselineSet: Dataset | undefined = baseline
+      ? { ...baseline, context: await contextFor(baseline.urls, baseline.seed) }
+      : undefined;
     const bypassUrl = await prepareBypassRole(cluster.rootUrl, main.urls.ownerUrl);
     // Start from a clean slate: no backlog of dirty buffers (seeding, a migration) flushed mid-run,
     // and the data sets read into the OS page cache (this VM's host reclaims idle cache; a
@@ -272,8 +305,12 @@ async function main(): Promise<number> {
     await withClient(cluster.rootUrl, (client) => client.query("checkpoint"));
     for (const urls of [main.urls, ...(baseline ? [baseline.urls] : [])]) {
       const prewarmed = await prewarm(cluster.rootUrl, databaseNameOf(urls.ownerUrl));
-      if (prewarmed === undefined) notes.push(`pg_prewarm is not available: ${databaseNameOf(urls.ownerUrl)} was not read into memory first.`);
-      else log(`[bench] read ${(prewarmed / 128).toFixed(0)} MiB of ${databaseNameOf(urls.ownerUrl)} into the page cache (pg_prewarm)`);
+      if (prewarmed === undefined)
+        notes.push(`pg_prewarm is not available: ${databaseNameOf(urls.ownerUrl)} was not read into memory first.`);
+      else
+        log(
+          `[bench] read ${(prewarmed / 128).toFixed(0)} MiB of ${databaseNameOf(urls.ownerUrl)} into the page cache (pg_prewarm)`,
+        );
     }
     const checkpointsBefore = await checkpointCount(cluster.rootUrl);
     const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
@@ -314,7 +351,12 @@ async function main(): Promise<number> {
       };
     };
     const started_: ServerProcess[] = [];
-    const start = async (name: string, script: string, readyPath: string, spec: { port: number; environment: Record<string, string> }) => {
+    const start = async (
+      name: string,
+      script: string,
+      readyPath: string,
+      spec: { port: number; environment: Record<string, string> },
+    ) => {
       const server = await startServerProcess({ name, script, readyPath, ...spec });
       started_.push(server);
       return server;
@@ -323,8 +365,18 @@ async function main(): Promise<number> {
     try {
       const servers: Servers = {
         a: await start("a (shipped API)", "src/main.ts", "/readyz", await shippedEnvironment(main.urls)),
-        b: await start("b (RLS bypassed)", "bench/variants/rls-bypass-server.ts", "/healthz", await childEnvironment(bypassUrl)),
-        c: await start("c (express + pg)", "bench/variants/plain-server.ts", "/healthz", await childEnvironment(main.urls.authenticatorUrl)),
+        b: await start(
+          "b (RLS bypassed)",
+          "bench/variants/rls-bypass-server.ts",
+          "/healthz",
+          await childEnvironment(bypassUrl),
+        ),
+        c: await start(
+          "c (express + pg)",
+          "bench/variants/plain-server.ts",
+          "/healthz",
+          await childEnvironment(main.urls.authenticatorUrl),
+        ),
         baseline: baselineSet
           ? await start("a on 10 organisations", "src/main.ts", "/readyz", await shippedEnvironment(baselineSet.urls))
           : undefined,
@@ -354,7 +406,13 @@ async function main(): Promise<number> {
         if (key.variant === "d") {
           const job = pgbenchJob(scenario, set.context);
           databaseCpu.start();
-          measurement = await runPgbench({ binary: pgbench, url: set.urls.authenticatorUrl, clients: options.pgbenchClients, seconds, ...job });
+          measurement = await runPgbench({
+            binary: pgbench,
+            url: set.urls.authenticatorUrl,
+            clients: options.pgbenchClients,
+            seconds,
+            ...job,
+          });
         } else {
           const server = key.dataset === "baseline" ? servers.baseline! : servers[key.variant];
           const serverCpuBefore = cpuSeconds(server.pid);
@@ -375,15 +433,19 @@ async function main(): Promise<number> {
             extra.serverCpuMs = ((serverCpuAfter - serverCpuBefore) * 1000) / measurement.requests;
           }
           const loadGenerator = process.cpuUsage(loadGeneratorBefore);
-          if (measurement.requests > 0) extra.loadGeneratorCpuMs = (loadGenerator.user + loadGenerator.system) / 1000 / measurement.requests;
+          if (measurement.requests > 0)
+            extra.loadGeneratorCpuMs = (loadGenerator.user + loadGenerator.system) / 1000 / measurement.requests;
         }
         const databaseSeconds = databaseCpu.stop();
-        if (measurement.requests > 0 && databaseSeconds > 0) extra.databaseCpuMs = (databaseSeconds * 1000) / measurement.requests;
+        if (measurement.requests > 0 && databaseSeconds > 0)
+          extra.databaseCpuMs = (databaseSeconds * 1000) / measurement.requests;
         const machineAfter = machineCpuSeconds();
         if (machineBefore && machineAfter && machineAfter.total > machineBefore.total) {
           const busy = machineAfter.busy - machineBefore.busy;
           const total = machineAfter.total - machineBefore.total;
-          const ours = databaseSeconds + (((extra.serverCpuMs ?? 0) + (extra.loadGeneratorCpuMs ?? 0)) * measurement.requests) / 1000;
+          const ours =
+            databaseSeconds +
+            (((extra.serverCpuMs ?? 0) + (extra.loadGeneratorCpuMs ?? 0)) * measurement.requests) / 1000;
           extra.machineBusyPercent = (100 * busy) / total;
           extra.otherProcessesPercent = Math.max(0, (100 * (busy - ours)) / total);
         }
@@ -439,7 +501,12 @@ async function main(): Promise<number> {
     machine.loadAverageAtEnd = (await import("node:os")).loadavg();
     const others = cells
       .filter((c) => c.variant !== "d")
-      .flatMap((c) => c.rounds.map((r) => ({ value: r.otherProcessesPercent, where: `${c.scenario} ${c.variant}${c.dataset === "baseline" ? "@10" : ""} round ${r.round}` })))
+      .flatMap((c) =>
+        c.rounds.map((r) => ({
+          value: r.otherProcessesPercent,
+          where: `${c.scenario} ${c.variant}${c.dataset === "baseline" ? "@10" : ""} round ${r.round}`,
+        })),
+      )
       .filter((o): o is { value: number; where: string } => o.value !== undefined)
       .sort((x, y) => x.value - y.value);
     if (others.length > 0) {
@@ -469,7 +536,10 @@ async function main(): Promise<number> {
     const smallRatio = smallOrganisationRatio(cells, "a");
     const smallRatioDatabase = smallOrganisationRatio(cells, "d");
     const verdictList = computeVerdicts(summaries, smallRatio);
-    const totalRows = (seed: SeedInfo) => Object.values(seed.rows).reduce((a, b) => a + b, 0).toLocaleString("en-GB");
+    const totalRows = (seed: SeedInfo) =>
+      Object.values(seed.rows)
+        .reduce((a, b) => a + b, 0)
+        .toLocaleString("en-GB");
     const method = [
       `Data set \`${options.preset.name}\` (${options.preset.description}; ${totalRows(main.seed)} rows in ${databaseNameOf(main.urls.ownerUrl)}), ` +
         `seeded by \`npm run bench:seed\` in ${main.seed.seconds.toFixed(0)} s${main.seed.seededNow ? " during this run" : ` on ${main.seed.seededAt} and reused`}.` +
@@ -542,12 +612,18 @@ async function main(): Promise<number> {
       `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, smallRatioDatabase, verdicts: verdictList }, null, 2)}\n`,
     );
     const complete =
-      options.outDirectory === undefined && options.scenarios.length === SCENARIOS.length && options.variants.length === 4 && options.rounds >= 3;
+      options.outDirectory === undefined &&
+      options.scenarios.length === SCENARIOS.length &&
+      options.variants.length === 4 &&
+      options.rounds >= 3;
     if (complete) {
       const relative = path.relative(path.join(benchRoot, "results"), outDirectory);
       const latest = report
         .replace(`](${chartFile})`, `](${relative}/${chartFile})`)
-        .replace("see machine.md.", `see [machine.md](${relative}/machine.md); raw figures in [results.json](${relative}/results.json).`);
+        .replace(
+          "see machine.md.",
+          `see [machine.md](${relative}/machine.md); raw figures in [results.json](${relative}/results.json).`,
+        );
       await fs.writeFile(path.join(benchRoot, "results", "latest.md"), latest);
     }
 
@@ -558,7 +634,9 @@ async function main(): Promise<number> {
     log("");
     log(verdictTable(verdictList));
     log("");
-    log(`[bench] results in ${path.relative(process.cwd(), outDirectory)}/${complete ? " (and bench/results/latest.md)" : ""}`);
+    log(
+      `[bench] results in ${path.relative(process.cwd(), outDirectory)}/${complete ? " (and bench/results/latest.md)" : ""}`,
+    );
     return 0;
   } finally {
     await cluster.database.stop();
@@ -586,10 +664,14 @@ async function prewarm(rootUrl: string, database: string): Promise<number | unde
 async function checkpointCount(rootUrl: string): Promise<number> {
   return withClient(rootUrl, async (client) => {
     try {
-      const { rows } = await client.query<{ n: string }>("select num_timed + num_requested as n from pg_stat_checkpointer");
+      const { rows } = await client.query<{ n: string }>(
+        "select num_timed + num_requested as n from pg_stat_checkpointer",
+      );
       return Number(rows[0]!.n);
     } catch {
-      const { rows } = await client.query<{ n: string }>("select checkpoints_timed + checkpoints_req as n from pg_stat_bgwriter");
+      const { rows } = await client.query<{ n: string }>(
+        "select checkpoints_timed + checkpoints_req as n from pg_stat_bgwriter",
+      );
       return Number(rows[0]!.n);
     }
   });
@@ -608,12 +690,27 @@ function canonical(value: unknown): string {
 }
 
 /** One request per variant and scenario before measuring: no errors, and a), b), c) answer the same. */
-async function validate(scenarios: Scenario[], servers: Servers, mainSet: Dataset, baselineSet: Dataset | undefined, pgbench: string): Promise<void> {
+async function validate(
+  scenarios: Scenario[],
+  servers: Servers,
+  mainSet: Dataset,
+  baselineSet: Dataset | undefined,
+  pgbench: string,
+): Promise<void> {
   log("[bench] checking that every variant answers each scenario, and the same");
-  const post = async (server: ServerProcess, scenario: Scenario, variant: "a" | "b" | "c", context: ScenarioContext) => {
+  const post = async (
+    server: ServerProcess,
+    scenario: Scenario,
+    variant: "a" | "b" | "c",
+    context: ScenarioContext,
+  ) => {
     const request = httpRequest(scenario, variant, context);
     const body = request.prepare ? request.prepare(request).body : request.body;
-    const response = await fetch(`${server.url}${request.path}`, { method: "POST", headers: request.headers, body: body ?? null });
+    const response = await fetch(`${server.url}${request.path}`, {
+      method: "POST",
+      headers: request.headers,
+      body: body ?? null,
+    });
     const json = (await response.json()) as { data?: unknown; errors?: unknown };
     if (response.status !== 200 || json.errors) {
       throw new Error(`${scenario.id} on ${variant}: HTTP ${response.status} ${JSON.stringify(json).slice(0, 500)}`);
@@ -631,7 +728,8 @@ async function validate(scenarios: Scenario[], servers: Servers, mainSet: Datase
       const response = await fetch(`${servers.a.url}/t/${pixelToken(1)}.gif`);
       await response.arrayBuffer();
       const after = await countOpenEvents(mainSet.urls.ownerUrl);
-      if (response.status !== 200 || after !== before + 1) throw new Error(`pixel-open: HTTP ${response.status}, ${after - before} open(s) recorded instead of 1`);
+      if (response.status !== 200 || after !== before + 1)
+        throw new Error(`pixel-open: HTTP ${response.status}, ${after - before} open(s) recorded instead of 1`);
     } else {
       const answers = {
         a: await post(servers.a, scenario, "a", mainSet.context),
@@ -645,11 +743,20 @@ async function validate(scenarios: Scenario[], servers: Servers, mainSet: Datase
           );
         }
       }
-      if (scenario.id === "dashboard-small" && servers.baseline && baselineSet) await post(servers.baseline, scenario, "a", baselineSet.context);
+      if (scenario.id === "dashboard-small" && servers.baseline && baselineSet)
+        await post(servers.baseline, scenario, "a", baselineSet.context);
     }
     const job = pgbenchJob(scenario, mainSet.context);
-    const check = await runPgbench({ binary: pgbench, url: mainSet.urls.authenticatorUrl, clients: 1, seconds: 1, transactionsPerClient: 1, ...job });
-    if (check.errors > 0 || check.requests !== 1) throw new Error(`${scenario.id} on pgbench failed:\n${check.output.trim()}`);
+    const check = await runPgbench({
+      binary: pgbench,
+      url: mainSet.urls.authenticatorUrl,
+      clients: 1,
+      seconds: 1,
+      transactionsPerClient: 1,
+      ...job,
+    });
+    if (check.errors > 0 || check.requests !== 1)
+      throw new Error(`${scenario.id} on pgbench failed:\n${check.output.trim()}`);
   }
 }
 

@@ -4,12 +4,7 @@
 // variant answers the same thing before it measures anything.
 
 export type ScenarioId =
-  | "dashboard-large"
-  | "people-page"
-  | "nested-companies"
-  | "create-person"
-  | "pixel-open"
-  | "dashboard-small";
+  "dashboard-large" | "people-page" | "nested-companies" | "create-person" | "pixel-open" | "dashboard-small";
 
 /** Whose token a scenario uses: a member of a large organisation, or of the small probe one. */
 export type MemberKind = "large" | "probe";
@@ -71,8 +66,23 @@ const dashboardQuery = /* GraphQL */ `
       nodes {
         id
         name
-        performance { enrolled sent opened replied openRate replyRate }
-        dailyPerformance(fromDay: $from, toDay: $to) { nodes { day enrolled emailsSent emailsOpened emailsReplied } }
+        performance {
+          enrolled
+          sent
+          opened
+          replied
+          openRate
+          replyRate
+        }
+        dailyPerformance(fromDay: $from, toDay: $to) {
+          nodes {
+            day
+            enrolled
+            emailsSent
+            emailsOpened
+            emailsReplied
+          }
+        }
         workflowSteps(orderBy: STEP_INDEX_ASC) {
           nodes {
             stepIndex
@@ -82,14 +92,27 @@ const dashboardQuery = /* GraphQL */ `
               nodes {
                 name
                 status
-                stepExperimentVariants { nodes { key weight performance { enrolled sent opened replied openRate } } }
+                stepExperimentVariants {
+                  nodes {
+                    key
+                    weight
+                    performance {
+                      enrolled
+                      sent
+                      opened
+                      replied
+                      openRate
+                    }
+                  }
+                }
               }
             }
           }
         }
       }
     }
-  }`;
+  }
+`;
 
 /** Every active campaign with its totals, its days in the range, its steps and A/B variants' figures. */
 const dashboardSql: SqlStatement = {
@@ -133,7 +156,11 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
   from outreach.campaigns c
  where c.status = 'active'`,
   params: (variables) => [variables.from, variables.to],
-  pgbench: (context) => ({ expressions: [":from_day", ":to_day"], defines: { from_day: context.fromDay, to_day: context.toDay }, setup: [] }),
+  pgbench: (context) => ({
+    expressions: [":from_day", ":to_day"],
+    defines: { from_day: context.fromDay, to_day: context.toDay },
+    setup: [],
+  }),
 };
 
 const peopleQuery = /* GraphQL */ `
@@ -146,10 +173,20 @@ const peopleQuery = /* GraphQL */ `
         lastName
         email
         status
-        positions { nodes { jobTitle email company { name siren } } }
+        positions {
+          nodes {
+            jobTitle
+            email
+            company {
+              name
+              siren
+            }
+          }
+        }
       }
     }
-  }`;
+  }
+`;
 
 /** The first 50 people with a status (in key order), their positions and companies, and how many there are. */
 const peopleSql: SqlStatement = {
@@ -184,10 +221,22 @@ const nestedQuery = /* GraphQL */ `
         id
         name
         siren
-        positions(first: 10) { nodes { jobTitle email person { firstName lastName email status } } }
+        positions(first: 10) {
+          nodes {
+            jobTitle
+            email
+            person {
+              firstName
+              lastName
+              email
+              status
+            }
+          }
+        }
       }
     }
-  }`;
+  }
+`;
 
 /** Three levels: 20 companies by name, 10 positions each, each position's person. */
 const nestedSql: SqlStatement = {
@@ -214,9 +263,16 @@ select json_build_object('companies', json_build_object('nodes', coalesce(json_a
 const createPersonQuery = /* GraphQL */ `
   mutation CreatePerson($email: String!) {
     createPerson(input: { person: { firstName: "Bench", lastName: "Load", email: $email, status: "new" } }) {
-      person { id firstName lastName email status }
+      person {
+        id
+        firstName
+        lastName
+        email
+        status
+      }
     }
-  }`;
+  }
+`;
 
 /** Emails of people created by the benchmark end like this; the run deletes them afterwards. */
 export const CREATED_EMAIL_DOMAIN = "created.bench.test";

@@ -29,7 +29,10 @@ export async function prepareMembers(ownerUrl: string, jwtSecret: string): Promi
         [slug, TOKEN_LIFETIME_SECONDS],
       );
       const row = rows[0];
-      if (!row) throw new Error(`The bench database has no member of organisation ${slug}: reseed it (npm run bench:seed -- --reseed).`);
+      if (!row)
+        throw new Error(
+          `The bench database has no member of organisation ${slug}: reseed it (npm run bench:seed -- --reseed).`,
+        );
       members[kind] = {
         organisationId: row.organisation_id,
         userId: row.user_id,
@@ -64,9 +67,11 @@ export async function prepareBypassRole(rootUrl: string, benchOwnerUrl: string):
     await client.query(`alter role ${role} with login bypassrls inherit password ${client.escapeLiteral(password)}`);
     await client.query(`grant ${client.escapeIdentifier(VISITOR_ROLE)} to ${role}`);
     await client.query(`grant connect on database ${client.escapeIdentifier(database)} to ${role}`);
-    await client.query(`comment on role ${role} is ${client.escapeLiteral(
-      "Benchmark only (bench/variants/rls-bypass-preset.ts): measures what RLS costs. Connects to prospectflow_bench_* only.",
-    )}`);
+    await client.query(
+      `comment on role ${role} is ${client.escapeLiteral(
+        "Benchmark only (bench/variants/rls-bypass-preset.ts): measures what RLS costs. Connects to prospectflow_bench_* only.",
+      )}`,
+    );
   });
   const url = new URL(benchOwnerUrl);
   return buildUrl({ user: BYPASS_ROLE, password, host: url.hostname, port: Number(url.port || 5432), database });

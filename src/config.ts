@@ -144,19 +144,14 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema
 /** Minimum length of a production JWT secret, in bytes (HS256 wants at least 256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;
 
-export function loadConfig(
-  environment: Record<string, string | undefined>,
-  purpose: ConfigPurpose = "serve",
-): Config {
+export function loadConfig(environment: Record<string, string | undefined>, purpose: ConfigPurpose = "serve"): Config {
   // Empty variables count as unset, as they do in most shells' `VAR= cmd` idiom.
   const present = Object.fromEntries(
     Object.entries(environment).filter(([, value]) => value !== undefined && value !== ""),
   );
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `  ${issue.path.join(".")}: ${issue.message}`,
-    );
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}`);
   }
   const env = parsed.data;
@@ -169,9 +164,7 @@ export function loadConfig(
   }
 
   if (isProduction && database.kind === "embedded") {
-    throw new ConfigError(
-      "NODE_ENV=production needs an external database: set DATABASE_URL and AUTH_DATABASE_URL.",
-    );
+    throw new ConfigError("NODE_ENV=production needs an external database: set DATABASE_URL and AUTH_DATABASE_URL.");
   }
   // Maintenance tools (migrate, backup, restore) never sign or verify tokens.
   if (isProduction && purpose === "serve") {
@@ -215,8 +208,7 @@ export function loadConfig(
 }
 
 function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwner: boolean): DatabaseConfig {
-  const anyExternal =
-    env.ROOT_DATABASE_URL ?? env.DATABASE_URL ?? env.AUTH_DATABASE_URL ?? env.SHADOW_DATABASE_URL;
+  const anyExternal = env.ROOT_DATABASE_URL ?? env.DATABASE_URL ?? env.AUTH_DATABASE_URL ?? env.SHADOW_DATABASE_URL;
   if (anyExternal === undefined) return { kind: "embedded" };
 
   if (env.AUTH_DATABASE_URL !== undefined && env.DATABASE_URL === undefined && !needsOwner) {

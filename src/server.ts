@@ -47,7 +47,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let pgl: PostGraphileInstance | undefined;
   try {
     const committed = readCommittedMigrations(migrationsFolder);
-    await withinStartupDeadline(config.startupTimeoutMs, (step) => prepareForServing(config, database.urls, committed, logger, step));
+    await withinStartupDeadline(config.startupTimeoutMs, (step) =>
+      prepareForServing(config, database.urls, committed, logger, step),
+    );
     const jwtSecret = await resolveJwtSecret(config, logger);
 
     pool = new pg.Pool({
@@ -223,7 +225,10 @@ async function drainHttp(server: Server, timeoutMs: number, logger: Logger): Pro
     // close() open until its keep-alive timeout: close connections as soon as they are idle.
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
-      logger.warn({ timeoutMs }, "in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; closing their connections");
+      logger.warn(
+        { timeoutMs },
+        "in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS; closing their connections",
+      );
       server.closeAllConnections();
       clearInterval(sweeper);
       resolve();

@@ -4,7 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSeedPhases } from "../bench/seed/seed.ts";
-import { PIXEL_TOKEN_PREFIX, SCENARIOS, TENANT_SETTINGS_SQL, pixelToken, toPgbenchSql, type ScenarioContext } from "../bench/scenarios.ts";
+import {
+  PIXEL_TOKEN_PREFIX,
+  SCENARIOS,
+  TENANT_SETTINGS_SQL,
+  pixelToken,
+  toPgbenchSql,
+  type ScenarioContext,
+} from "../bench/scenarios.ts";
 import { chartSvg, svgToPng } from "../bench/report/chart.ts";
 import { resultsTable } from "../bench/report/markdown.ts";
 import { roundRatio, summariseScenario, verdicts, type Cell } from "../bench/report/summary.ts";
@@ -23,30 +30,41 @@ let context: ScenarioContext;
 async function fillOrganisation(organisationId: string): Promise<void> {
   const id = () => randomUUID();
   const company = id();
-  await owner.query("insert into crm.companies (organisation_id, id, name, siren) values ($1, $2, 'Bench Co', '552100554')", [organisationId, company]);
+  await owner.query(
+    "insert into crm.companies (organisation_id, id, name, siren) values ($1, $2, 'Bench Co', '552100554')",
+    [organisationId, company],
+  );
   for (let n = 0; n < 3; n++) {
     const person = id();
-    await owner.query("insert into crm.people (organisation_id, id, first_name, email, status) values ($1, $2, $3, $4, 'contacted')", [
-      organisationId, person, `P${n}`, `p${n}-${person}@bench.test`,
-    ]);
-    await owner.query("insert into crm.positions (organisation_id, person_id, company_id, job_title) values ($1, $2, $3, 'CEO')", [
-      organisationId, person, company,
-    ]);
+    await owner.query(
+      "insert into crm.people (organisation_id, id, first_name, email, status) values ($1, $2, $3, $4, 'contacted')",
+      [organisationId, person, `P${n}`, `p${n}-${person}@bench.test`],
+    );
+    await owner.query(
+      "insert into crm.positions (organisation_id, person_id, company_id, job_title) values ($1, $2, $3, 'CEO')",
+      [organisationId, person, company],
+    );
   }
   const campaign = id();
   const step = id();
   const experiment = id();
   const variant = id();
-  await owner.query("insert into outreach.campaigns (organisation_id, id, name, status) values ($1, $2, 'Bench', 'active')", [organisationId, campaign]);
-  await owner.query("insert into outreach.workflow_steps (organisation_id, id, campaign_id, step_index, name) values ($1, $2, $3, 0, 'Intro')", [
-    organisationId, step, campaign,
-  ]);
-  await owner.query("insert into outreach.step_experiments (organisation_id, id, workflow_step_id, name, status) values ($1, $2, $3, 'Subject', 'running')", [
-    organisationId, experiment, step,
-  ]);
-  await owner.query("insert into outreach.step_experiment_variants (organisation_id, id, step_experiment_id, key) values ($1, $2, $3, 'A')", [
-    organisationId, variant, experiment,
-  ]);
+  await owner.query(
+    "insert into outreach.campaigns (organisation_id, id, name, status) values ($1, $2, 'Bench', 'active')",
+    [organisationId, campaign],
+  );
+  await owner.query(
+    "insert into outreach.workflow_steps (organisation_id, id, campaign_id, step_index, name) values ($1, $2, $3, 0, 'Intro')",
+    [organisationId, step, campaign],
+  );
+  await owner.query(
+    "insert into outreach.step_experiments (organisation_id, id, workflow_step_id, name, status) values ($1, $2, $3, 'Subject', 'running')",
+    [organisationId, experiment, step],
+  );
+  await owner.query(
+    "insert into outreach.step_experiment_variants (organisation_id, id, step_experiment_id, key) values ($1, $2, $3, 'A')",
+    [organisationId, variant, experiment],
+  );
   await owner.query(
     `insert into tracking.campaign_daily_stats (organisation_id, campaign_id, day, enrolled, emails_sent, emails_opened)
      values ($1, $2, current_date, 3, 3, 1), ($1, $2, current_date - 40, 1, 1, 1)`,
@@ -101,10 +119,17 @@ describe("every scenario's SQL answers what its GraphQL operation answers", () =
     });
     expect(response.body.errors).toBeUndefined();
     const created = await asMember(owner, { organisationId: org.id, userId: org.users.member }, async (client) => {
-      const { rows } = await client.query(scenario.sql!.text, scenario.sql!.params(scenario.graphql!.variables(context, 2)));
+      const { rows } = await client.query(
+        scenario.sql!.text,
+        scenario.sql!.params(scenario.graphql!.variables(context, 2)),
+      );
       return rows[0].result;
     });
-    const shape = (answer: { createPerson: { person: Record<string, unknown> } }) => ({ ...answer.createPerson.person, id: "…", email: "…" });
+    const shape = (answer: { createPerson: { person: Record<string, unknown> } }) => ({
+      ...answer.createPerson.person,
+      id: "…",
+      email: "…",
+    });
     expect(shape(created)).toEqual(shape(response.body.data as never));
   });
 });
@@ -128,10 +153,23 @@ it("the seed file splits into named phases", () => {
 
 it("ratios are per-round medians; the report renders a table and a PNG chart", () => {
   expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
-  expect(percentile([...Array(100).keys()].map((n) => n + 1), 99)).toBe(99);
+  expect(
+    percentile(
+      [...Array(100).keys()].map((n) => n + 1),
+      99,
+    ),
+  ).toBe(99);
   expect(median([1, 3, 2, 10])).toBe(2.5);
-  const round = (round: number, requestsPerSecond: number) =>
-    ({ round, requestsPerSecond, requests: requestsPerSecond * 5, seconds: 5, p50Ms: 10, p99Ms: 50, errors: 0, ok: 1 });
+  const round = (round: number, requestsPerSecond: number) => ({
+    round,
+    requestsPerSecond,
+    requests: requestsPerSecond * 5,
+    seconds: 5,
+    p50Ms: 10,
+    p99Ms: 50,
+    errors: 0,
+    ok: 1,
+  });
   const cells: Cell[] = [
     { scenario: "people-page", variant: "a", dataset: "main", rounds: [round(1, 90), round(2, 100), round(3, 80)] },
     { scenario: "people-page", variant: "b", dataset: "main", rounds: [round(1, 100), round(2, 100), round(3, 100)] },
@@ -143,7 +181,9 @@ it("ratios are per-round medians; the report renders a table and a PNG chart", (
   const list = verdicts([summary], 1.1);
   expect(list.find((v) => v.target.startsWith("RLS"))?.met).toBe(true);
   expect(list.find((v) => v.target.startsWith("p99"))?.met).toBe(true);
-  expect(resultsTable({ scenarios: SCENARIOS, summaries: [summary], baseline: {} })).toContain("| people-page | a API | 90 |");
+  expect(resultsTable({ scenarios: SCENARIOS, summaries: [summary], baseline: {} })).toContain(
+    "| people-page | a API | 90 |",
+  );
   const png = svgToPng(chartSvg({ title: "smoke", subtitle: "test", summaries: [summary], baseline: {} }));
   expect(png.subarray(1, 4).toString()).toBe("PNG");
 });

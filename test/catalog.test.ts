@@ -85,8 +85,11 @@ describe.each(tables.map((t) => [t.name, t] as const))("%s", (name, table) => {
     for (const fk of table.foreignKeys) {
       const served = indexes.some((index) => {
         const leading = index.columns.slice(0, fk.columns.length);
-        return leading.length === fk.columns.length && fk.columns.every((c) => leading.includes(c)) &&
-          (!fk.columns.includes("organisation_id") || leading[0] === "organisation_id");
+        return (
+          leading.length === fk.columns.length &&
+          fk.columns.every((c) => leading.includes(c)) &&
+          (!fk.columns.includes("organisation_id") || leading[0] === "organisation_id")
+        );
       });
       expect(served, `${fk.name} (${fk.columns.join(", ")}) has no index`).toBe(true);
     }
@@ -99,7 +102,10 @@ describe.each(tables.map((t) => [t.name, t] as const))("%s", (name, table) => {
   });
 
   it("is owned by the database owner, not by a serving role", async () => {
-    const { rows } = await owner.query("select pg_get_userbyid(relowner) as owner from pg_class where oid = $1::regclass", [name]);
+    const { rows } = await owner.query(
+      "select pg_get_userbyid(relowner) as owner from pg_class where oid = $1::regclass",
+      [name],
+    );
     expect(servingRoles).not.toContain(rows[0].owner);
   });
 });

@@ -57,17 +57,46 @@ afterAll(async () => {
 describe("bearer tokens", () => {
   const claims = (org: TestOrganisation) => ({ sub: org.users.member, organisation_id: org.id });
   const sign = (payload: object, options: jwt.SignOptions = {}, secret = TEST_JWT_SECRET) =>
-    jwt.sign(payload, secret, { algorithm: "HS256", issuer: JWT_ISSUER, audience: JWT_AUDIENCE, expiresIn: 300, ...options });
+    jwt.sign(payload, secret, {
+      algorithm: "HS256",
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
+      expiresIn: 300,
+      ...options,
+    });
   const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
   const badTokens: Array<[string, () => string, string]> = [
     ["not a JWT at all", () => "Bearer not-a-token", "malformed"],
     ["a JWT with a garbled payload", () => `Bearer ${base64url({ alg: "HS256" })}.!!!.sig`, "malformed"],
-    ["signed with another secret", () => `Bearer ${sign(claims(orgA), {}, "another-secret-that-is-long-enough-0123456789")}`, "invalid_signature"],
-    ["alg: none", () => `Bearer ${base64url({ alg: "none", typ: "JWT" })}.${base64url({ ...claims(orgA), exp: Math.floor(Date.now() / 1000) + 300, iss: JWT_ISSUER, aud: JWT_AUDIENCE })}.`, "invalid_signature"],
-    ["expired", () => `Bearer ${jwt.sign({ ...claims(orgA), exp: Math.floor(Date.now() / 1000) - 10 }, TEST_JWT_SECRET, { algorithm: "HS256", issuer: JWT_ISSUER, audience: JWT_AUDIENCE })}`, "expired"],
-    ["without exp", () => `Bearer ${jwt.sign(claims(orgA), TEST_JWT_SECRET, { algorithm: "HS256", issuer: JWT_ISSUER, audience: JWT_AUDIENCE })}`, "invalid_claims"],
-    ["with a sub that is not a UUID", () => `Bearer ${sign({ sub: "alice", organisation_id: orgA.id })}`, "invalid_claims"],
+    [
+      "signed with another secret",
+      () => `Bearer ${sign(claims(orgA), {}, "another-secret-that-is-long-enough-0123456789")}`,
+      "invalid_signature",
+    ],
+    [
+      "alg: none",
+      () =>
+        `Bearer ${base64url({ alg: "none", typ: "JWT" })}.${base64url({ ...claims(orgA), exp: Math.floor(Date.now() / 1000) + 300, iss: JWT_ISSUER, aud: JWT_AUDIENCE })}.`,
+      "invalid_signature",
+    ],
+    [
+      "expired",
+      () =>
+        `Bearer ${jwt.sign({ ...claims(orgA), exp: Math.floor(Date.now() / 1000) - 10 }, TEST_JWT_SECRET, { algorithm: "HS256", issuer: JWT_ISSUER, audience: JWT_AUDIENCE })}`,
+      "expired",
+    ],
+    [
+      "without exp",
+      () =>
+        `Bearer ${jwt.sign(claims(orgA), TEST_JWT_SECRET, { algorithm: "HS256", issuer: JWT_ISSUER, audience: JWT_AUDIENCE })}`,
+      "invalid_claims",
+    ],
+    [
+      "with a sub that is not a UUID",
+      () => `Bearer ${sign({ sub: "alice", organisation_id: orgA.id })}`,
+      "invalid_claims",
+    ],
     ["without organisation_id", () => `Bearer ${sign({ sub: orgA.users.member })}`, "invalid_claims"],
     ["for another audience", () => `Bearer ${sign(claims(orgA), { audience: "someone-else" })}`, "invalid_signature"],
     ["in a Basic header", () => "Basic dXNlcjpwYXNz", "malformed"],
@@ -94,19 +123,48 @@ describe("a member", () => {
   it("reads only its own organisation's people, companies and positions", async () => {
     const response = await graphql(
       server,
-      `{ people { totalCount nodes { organisationId } }
-         companies { nodes { organisationId } }
-         positions { nodes { organisationId person { organisationId } company { organisationId } } } }`,
+      `
+        {
+          people {
+            totalCount
+            nodes {
+              organisationId
+            }
+          }
+          companies {
+            nodes {
+              organisationId
+            }
+          }
+          positions {
+            nodes {
+              organisationId
+              person {
+                organisationId
+              }
+              company {
+                organisationId
+              }
+            }
+          }
+        }
+      `,
       { token: tokenFor(orgA, "viewer") },
     );
     expect(response.body.errors).toBeUndefined();
     const data = response.body.data!;
-    const { rows } = await owner.query("select count(*)::int as n from crm.people where organisation_id = $1", [orgA.id]);
+    const { rows } = await owner.query("select count(*)::int as n from crm.people where organisation_id = $1", [
+      orgA.id,
+    ]);
     expect(data.people.totalCount).toBe(rows[0].n);
     const seen = [
       ...data.people.nodes,
       ...data.companies.nodes,
-      ...data.positions.nodes.flatMap((p: { organisationId: string; person: object; company: object }) => [p, p.person, p.company]),
+      ...data.positions.nodes.flatMap((p: { organisationId: string; person: object; company: object }) => [
+        p,
+        p.person,
+        p.company,
+      ]),
     ].map((row: { organisationId: string }) => row.organisationId);
     expect(seen.length).toBeGreaterThan(0);
     expect(new Set(seen)).toEqual(new Set([orgA.id]));
@@ -162,7 +220,7 @@ describe("mutations", () => {
     const email = `new-${randomUUID()}@example.test`;
     const response = await graphql(
       server,
-      "mutation($email: String!) { createPerson(input: { person: { firstName: \"Ada\", email: $email } }) { person { id organisationId } } }",
+      'mutation($email: String!) { createPerson(input: { person: { firstName: "Ada", email: $email } }) { person { id organisationId } } }',
       { token: tokenFor(orgA, "member"), variables: { email } },
     );
     expect(response.body.errors).toBeUndefined();
@@ -174,7 +232,20 @@ describe("mutations", () => {
   it("offers no organisationId in create or update inputs", async () => {
     const response = await graphql(
       server,
-      `{ create: __type(name: "PersonInput") { inputFields { name } } patch: __type(name: "PersonPatch") { inputFields { name } } }`,
+      `
+        {
+          create: __type(name: "PersonInput") {
+            inputFields {
+              name
+            }
+          }
+          patch: __type(name: "PersonPatch") {
+            inputFields {
+              name
+            }
+          }
+        }
+      `,
       { token: tokenFor(orgA, "member") },
     );
     const names = [...response.body.data!.create.inputFields, ...response.body.data!.patch.inputFields].map(
@@ -186,7 +257,9 @@ describe("mutations", () => {
   });
 
   it("exposes no password hash anywhere in the schema", async () => {
-    const response = await graphql(server, "{ __schema { types { name fields { name } } } }", { token: tokenFor(orgA, "member") });
+    const response = await graphql(server, "{ __schema { types { name fields { name } } } }", {
+      token: tokenFor(orgA, "member"),
+    });
     const text = JSON.stringify(response.body.data);
     expect(text).toContain('"User"');
     expect(text).not.toMatch(/password/i);
@@ -213,10 +286,14 @@ describe("mutations", () => {
       'mutation($id: UUID!) { updatePerson(input: { id: $id, patch: { firstName: "Hacked" } }) { person { id } } }',
       { token, variables: { id: personOfB } },
     );
-    const remove = await graphql(server, "mutation($id: UUID!) { deletePerson(input: { id: $id }) { person { id } } }", {
-      token,
-      variables: { id: personOfB },
-    });
+    const remove = await graphql(
+      server,
+      "mutation($id: UUID!) { deletePerson(input: { id: $id }) { person { id } } }",
+      {
+        token,
+        variables: { id: personOfB },
+      },
+    );
     expect(update.body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     expect(remove.body.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const { rows } = await owner.query("select first_name from crm.people where id = $1", [personOfB]);
@@ -235,10 +312,11 @@ describe("mutations", () => {
 
   it("a duplicate email in the organisation is ALREADY_EXISTS", async () => {
     const token = tokenFor(orgA, "member");
-    const mutation = 'mutation { createPerson(input: { person: { email: "p1.EMAIL@example.test" } }) { person { id } } }'.replace(
-      "EMAIL",
-      orgA.slug,
-    );
+    const mutation =
+      'mutation { createPerson(input: { person: { email: "p1.EMAIL@example.test" } }) { person { id } } }'.replace(
+        "EMAIL",
+        orgA.slug,
+      );
     const response = await graphql(server, mutation, { token });
     expect(response.body.errors?.[0]?.extensions?.code).toBe("ALREADY_EXISTS");
     expectNoLeak(response);
@@ -247,7 +325,11 @@ describe("mutations", () => {
   it.each([
     ["a malformed UUID", "query($id: UUID!) { person(id: $id) { id } }", { id: "not-a-uuid" }],
     ["an unknown status", 'mutation { createPerson(input: { person: { status: "bogus" } }) { person { id } } }', {}],
-    ["a name that is too long", `mutation { createCompany(input: { company: { name: "${"x".repeat(201)}" } }) { company { id } } }`, {}],
+    [
+      "a name that is too long",
+      `mutation { createCompany(input: { company: { name: "${"x".repeat(201)}" } }) { company { id } } }`,
+      {},
+    ],
     ["a malformed email", 'mutation { createPerson(input: { person: { email: "nobody" } }) { person { id } } }', {}],
   ])("%s is INVALID_INPUT", async (_label, query, variables) => {
     const response = await graphql(server, query, { token: tokenFor(orgA, "member"), variables });

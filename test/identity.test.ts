@@ -8,7 +8,14 @@ import { signToken } from "../src/auth/jwt.ts";
 import { projectRoot } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { listTables, quoteTable } from "./helpers/catalog.ts";
-import { asMember, createOrganisation, ownerPool, ROLES, type Role, type TestOrganisation } from "./helpers/database.ts";
+import {
+  asMember,
+  createOrganisation,
+  ownerPool,
+  ROLES,
+  type Role,
+  type TestOrganisation,
+} from "./helpers/database.ts";
 import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
 import { sampleRowsFor } from "./helpers/row-factory.ts";
 
@@ -39,7 +46,12 @@ const LOGIN = `mutation($email: String!, $password: String!, $organisation: Stri
 async function register(email = uniqueEmail("owner"), name = "Registered Org") {
   const response = await call(REGISTER, { email, password: PASSWORD, name });
   expect(response.body.errors, JSON.stringify(response.body.errors)).toBeUndefined();
-  return { email, ...response.body.data!.register } as { email: string; token: string; userId: string; organisationId: string };
+  return { email, ...response.body.data!.register } as {
+    email: string;
+    token: string;
+    userId: string;
+    organisationId: string;
+  };
 }
 
 const codeOf = (response: { body: { errors?: Array<{ extensions?: { code?: string } }> } }) =>
@@ -56,7 +68,10 @@ describe("sign-up", () => {
         where o.id = any($1) order by o.created_at`,
       [[first.organisationId, second.organisationId]],
     );
-    expect(rows.map((r) => r.slug)).toEqual([expect.stringMatching(/^dupont-fils(-\d+)?$/), expect.stringMatching(/^dupont-fils-\d+$/)]);
+    expect(rows.map((r) => r.slug)).toEqual([
+      expect.stringMatching(/^dupont-fils(-\d+)?$/),
+      expect.stringMatching(/^dupont-fils-\d+$/),
+    ]);
     expect(rows[0].slug).not.toBe(rows[1].slug);
     expect(rows.every((r) => r.role === "owner" && r.status === "active" && r.bcrypt)).toBe(true);
     const me = await call("{ organisations { nodes { id } } }", {}, first.token);
@@ -75,13 +90,19 @@ describe("sign-up", () => {
     ["letters only", "onlylettershere"],
     ["containing the email's name", "weakname-2024-x"],
   ])("refuses a weak password (%s) with WEAK_PASSWORD", async (_label, password) => {
-    const response = await call(REGISTER, { email: `weakname@${randomBytes(3).toString("hex")}.example.test`, password, name: "Weak" });
+    const response = await call(REGISTER, {
+      email: `weakname@${randomBytes(3).toString("hex")}.example.test`,
+      password,
+      name: "Weak",
+    });
     expect(codeOf(response)).toBe("WEAK_PASSWORD");
     expect(response.body.errors?.[0]?.message).toMatch(/^Weak password: /);
   });
 
   it("refuses a malformed email with INVALID_INPUT", async () => {
-    expect(codeOf(await call(REGISTER, { email: "not-an-email", password: PASSWORD, name: "X" }))).toBe("INVALID_INPUT");
+    expect(codeOf(await call(REGISTER, { email: "not-an-email", password: PASSWORD, name: "X" }))).toBe(
+      "INVALID_INPUT",
+    );
   });
 });
 
@@ -91,13 +112,21 @@ describe("login", () => {
     const login = await call(LOGIN, { email: account.email.toUpperCase(), password: PASSWORD });
     expect(login.body.data?.login.organisationId).toBe(account.organisationId);
     // A second organisation: now the organisation must be named.
-    const { rows } = await owner.query("insert into iam.organisations (name, slug) values ('Second', $1) returning id", [`second-${randomBytes(4).toString("hex")}`]);
-    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [rows[0].id, account.userId]);
+    const { rows } = await owner.query(
+      "insert into iam.organisations (name, slug) values ('Second', $1) returning id",
+      [`second-${randomBytes(4).toString("hex")}`],
+    );
+    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [
+      rows[0].id,
+      account.userId,
+    ]);
     expect(codeOf(await call(LOGIN, { email: account.email, password: PASSWORD }))).toBe("ORGANISATION_REQUIRED");
     const { rows: slug } = await owner.query("select slug from iam.organisations where id = $1", [rows[0].id]);
     const named = await call(LOGIN, { email: account.email, password: PASSWORD, organisation: slug[0].slug });
     expect(named.body.data?.login.organisationId).toBe(rows[0].id);
-    expect(codeOf(await call(LOGIN, { email: account.email, password: PASSWORD, organisation: "no-such-org" }))).toBe("UNKNOWN_ORGANISATION");
+    expect(codeOf(await call(LOGIN, { email: account.email, password: PASSWORD, organisation: "no-such-org" }))).toBe(
+      "UNKNOWN_ORGANISATION",
+    );
   });
 
   it("answers a wrong email and a wrong password the same way", async () => {
@@ -146,8 +175,12 @@ describe("sessions", () => {
     const account = await register();
     const other = await register();
     // `account` joins `other`'s organisation as a viewer.
-    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [other.organisationId, account.userId]);
-    const SWITCH = "mutation($id: UUID!) { switchOrganisation(input: { organisationId: $id }) { token organisationId } }";
+    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [
+      other.organisationId,
+      account.userId,
+    ]);
+    const SWITCH =
+      "mutation($id: UUID!) { switchOrganisation(input: { organisationId: $id }) { token organisationId } }";
     const switched = await call(SWITCH, { id: other.organisationId }, account.token);
     expect(switched.body.data?.switchOrganisation.organisationId).toBe(other.organisationId);
     const seen = await call("{ organisations { nodes { id } } }", {}, switched.body.data!.switchOrganisation.token);
@@ -164,17 +197,27 @@ describe("sessions", () => {
 });
 
 describe("members and roles", () => {
-  const INVITE = "mutation($email: String!, $role: String!) { inviteMember(input: { email: $email, role: $role }) { result { userId role status } } }";
+  const INVITE =
+    "mutation($email: String!, $role: String!) { inviteMember(input: { email: $email, role: $role }) { result { userId role status } } }";
 
   it("an admin invites an existing user as viewer, who can read but not write", async () => {
     const org = await register();
     const colleague = await register();
     const invited = await call(INVITE, { email: colleague.email, role: "viewer" }, org.token);
-    expect(invited.body.data?.inviteMember.result).toEqual({ userId: colleague.userId, role: "viewer", status: "active" });
+    expect(invited.body.data?.inviteMember.result).toEqual({
+      userId: colleague.userId,
+      role: "viewer",
+      status: "active",
+    });
     const { rows } = await owner.query("select slug from iam.organisations where id = $1", [org.organisationId]);
-    const viewer = (await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: rows[0].slug })).body.data!.login;
+    const viewer = (await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: rows[0].slug })).body
+      .data!.login;
     expect((await call("{ people { totalCount } }", {}, viewer.token)).body.errors).toBeUndefined();
-    const write = await call('mutation { createCompany(input: { company: { name: "Nope" } }) { company { id } } }', {}, viewer.token);
+    const write = await call(
+      'mutation { createCompany(input: { company: { name: "Nope" } }) { company { id } } }',
+      {},
+      viewer.token,
+    );
     expect(codeOf(write)).toBe("FORBIDDEN");
   });
 
@@ -184,7 +227,10 @@ describe("members and roles", () => {
     const invited = await call(INVITE, { email, role: "member" }, org.token);
     expect(invited.body.data?.inviteMember.result.status).toBe("invited");
     const joined = await register(email, "Newcomer's own");
-    const { rows } = await owner.query("select status from iam.organisation_users where organisation_id = $1 and user_id = $2", [org.organisationId, joined.userId]);
+    const { rows } = await owner.query(
+      "select status from iam.organisation_users where organisation_id = $1 and user_id = $2",
+      [org.organisationId, joined.userId],
+    );
     expect(rows).toEqual([{ status: "active" }]);
   });
 
@@ -192,13 +238,39 @@ describe("members and roles", () => {
     const org = await register();
     const colleague = await register();
     await call(INVITE, { email: colleague.email, role: "admin" }, org.token);
-    expect(codeOf(await call("mutation($u: UUID!) { removeMember(input: { userId: $u }) { result { userId } } }", { u: org.userId }, org.token))).toBe("OWNER_REQUIRED");
-    expect(codeOf(await call("mutation($u: UUID!) { changeMemberRole(input: { userId: $u, role: \"member\" }) { result { role } } }", { u: org.userId }, org.token))).toBe("OWNER_REQUIRED");
+    expect(
+      codeOf(
+        await call(
+          "mutation($u: UUID!) { removeMember(input: { userId: $u }) { result { userId } } }",
+          { u: org.userId },
+          org.token,
+        ),
+      ),
+    ).toBe("OWNER_REQUIRED");
+    expect(
+      codeOf(
+        await call(
+          'mutation($u: UUID!) { changeMemberRole(input: { userId: $u, role: "member" }) { result { role } } }',
+          { u: org.userId },
+          org.token,
+        ),
+      ),
+    ).toBe("OWNER_REQUIRED");
     expect(codeOf(await call(INVITE, { email: uniqueEmail("x"), role: "owner" }, org.token))).toBe("INVALID_INPUT");
-    const transferred = await call("mutation($u: UUID!) { transferOwnership(input: { userId: $u }) { result { userId role } } }", { u: colleague.userId }, org.token);
+    const transferred = await call(
+      "mutation($u: UUID!) { transferOwnership(input: { userId: $u }) { result { userId role } } }",
+      { u: colleague.userId },
+      org.token,
+    );
     expect(transferred.body.data?.transferOwnership.result).toEqual({ userId: colleague.userId, role: "owner" });
-    const { rows } = await owner.query("select user_id, role from iam.organisation_users where organisation_id = $1 order by role", [org.organisationId]);
-    expect(rows).toEqual([{ user_id: org.userId, role: "admin" }, { user_id: colleague.userId, role: "owner" }]);
+    const { rows } = await owner.query(
+      "select user_id, role from iam.organisation_users where organisation_id = $1 order by role",
+      [org.organisationId],
+    );
+    expect(rows).toEqual([
+      { user_id: org.userId, role: "admin" },
+      { user_id: colleague.userId, role: "owner" },
+    ]);
   });
 
   it("a removed member is refused on their next request", async () => {
@@ -206,10 +278,17 @@ describe("members and roles", () => {
     const colleague = await register();
     await call(INVITE, { email: colleague.email, role: "member" }, org.token);
     const { rows } = await owner.query("select slug from iam.organisations where id = $1", [org.organisationId]);
-    const member = (await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: rows[0].slug })).body.data!.login;
+    const member = (await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: rows[0].slug })).body
+      .data!.login;
     expect((await call("{ people { totalCount } }", {}, member.token)).body.errors).toBeUndefined();
-    await call("mutation($u: UUID!) { removeMember(input: { userId: $u }) { result { userId } } }", { u: colleague.userId }, org.token);
-    expect(["SESSION_REVOKED", "NOT_A_MEMBER"]).toContain(codeOf(await call("{ people { totalCount } }", {}, member.token)));
+    await call(
+      "mutation($u: UUID!) { removeMember(input: { userId: $u }) { result { userId } } }",
+      { u: colleague.userId },
+      org.token,
+    );
+    expect(["SESSION_REVOKED", "NOT_A_MEMBER"]).toContain(
+      codeOf(await call("{ people { totalCount } }", {}, member.token)),
+    );
   });
 });
 
@@ -234,7 +313,9 @@ describe("the role matrix", () => {
   });
 
   it("the README's table is the matrix the database holds", async () => {
-    const { rows } = await owner.query("select p.name, array_remove(array_agg(rp.role), null) as roles from reference.permissions p left join reference.role_permissions rp on rp.permission = p.name group by p.name");
+    const { rows } = await owner.query(
+      "select p.name, array_remove(array_agg(rp.role), null) as roles from reference.permissions p left join reference.role_permissions rp on rp.permission = p.name group by p.name",
+    );
     const database = new Map(rows.map((r) => [r.name as string, new Set(r.roles as Role[])]));
     expect(database.size).toBeGreaterThan(0);
     expect(readmeMatrix()).toEqual(database);
@@ -242,7 +323,9 @@ describe("the role matrix", () => {
 
   const cells = (() => {
     const matrix = readmeMatrix();
-    return [...matrix.entries()].flatMap(([permission, roles]) => ROLES.map((role) => [permission, role, roles.has(role)] as const));
+    return [...matrix.entries()].flatMap(([permission, roles]) =>
+      ROLES.map((role) => [permission, role, roles.has(role)] as const),
+    );
   })();
 
   it.each(cells)("%s for a %s: allowed = %s", async (permission, role, allowed) => {
@@ -258,8 +341,10 @@ describe("the role matrix", () => {
   });
 
   it.each(ROLES)("a %s can read the organisation's data", async (role) => {
-    const count = await asMember(owner, { organisationId: org.id, userId: org.users[role] }, async (client) =>
-      (await client.query("select count(*)::int as n from crm.people")).rows[0].n as number,
+    const count = await asMember(
+      owner,
+      { organisationId: org.id, userId: org.users[role] },
+      async (client) => (await client.query("select count(*)::int as n from crm.people")).rows[0].n as number,
     );
     expect(count).toBeGreaterThanOrEqual(0);
   });
@@ -268,12 +353,17 @@ describe("the role matrix", () => {
 describe("settings and suspension", () => {
   it("admins set the time zone and country from the shared reference data; bad values are refused", async () => {
     const org = await register();
-    const UPDATE = "mutation($id: UUID!, $tz: String, $country: String) { updateOrganisation(input: { id: $id, patch: { timezone: $tz, countryCode: $country } }) { organisation { timezone countryCode } } }";
+    const UPDATE =
+      "mutation($id: UUID!, $tz: String, $country: String) { updateOrganisation(input: { id: $id, patch: { timezone: $tz, countryCode: $country } }) { organisation { timezone countryCode } } }";
     const updated = await call(UPDATE, { id: org.organisationId, tz: "Europe/Paris", country: "FR" }, org.token);
     expect(updated.body.data?.updateOrganisation.organisation).toEqual({ timezone: "Europe/Paris", countryCode: "FR" });
-    expect(codeOf(await call(UPDATE, { id: org.organisationId, tz: "Mars/Olympus" }, org.token))).toBe("REFERENCE_MISSING");
+    expect(codeOf(await call(UPDATE, { id: org.organisationId, tz: "Mars/Olympus" }, org.token))).toBe(
+      "REFERENCE_MISSING",
+    );
     expect(codeOf(await call(UPDATE, { id: org.organisationId, country: "XX" }, org.token))).toBe("REFERENCE_MISSING");
-    const reference = await call('{ timeZones(condition: { name: "Europe/Paris" }) { totalCount } countries(condition: { code: "FR" }) { nodes { name } } }');
+    const reference = await call(
+      '{ timeZones(condition: { name: "Europe/Paris" }) { totalCount } countries(condition: { code: "FR" }) { nodes { name } } }',
+    );
     expect(reference.body.data).toEqual({ timeZones: { totalCount: 1 }, countries: { nodes: [{ name: "France" }] } });
   });
 
@@ -288,10 +378,22 @@ describe("settings and suspension", () => {
 describe("the audit log", () => {
   it("records who changed what; admins read it, members cannot, and nobody can change it", async () => {
     const org = await register();
-    const created = await call('mutation { createPerson(input: { person: { firstName: "Ada", email: "ada@example.test" } }) { person { id } } }', {}, org.token);
+    const created = await call(
+      'mutation { createPerson(input: { person: { firstName: "Ada", email: "ada@example.test" } }) { person { id } } }',
+      {},
+      org.token,
+    );
     const personId = created.body.data!.createPerson.person.id as string;
-    await call('mutation($id: UUID!) { updatePerson(input: { id: $id, patch: { status: "contacted" } }) { person { id } } }', { id: personId }, org.token);
-    await call("mutation($id: UUID!) { deletePerson(input: { id: $id }) { person { id } } }", { id: personId }, org.token);
+    await call(
+      'mutation($id: UUID!) { updatePerson(input: { id: $id, patch: { status: "contacted" } }) { person { id } } }',
+      { id: personId },
+      org.token,
+    );
+    await call(
+      "mutation($id: UUID!) { deletePerson(input: { id: $id }) { person { id } } }",
+      { id: personId },
+      org.token,
+    );
     const log = await call(
       "{ auditLogs(orderBy: OCCURRED_AT_ASC) { nodes { tableName userId rowId action changedColumns } } }",
       {},
@@ -300,23 +402,40 @@ describe("the audit log", () => {
     const entries = log.body.data?.auditLogs.nodes as Array<{ tableName: string }>;
     expect(entries.map((e) => e.tableName)).toContain("iam.organisations");
     expect(entries.filter((e) => e.tableName === "crm.people").map(({ tableName: _, ...entry }) => entry)).toEqual([
-      { userId: org.userId, rowId: personId, action: "insert", changedColumns: expect.arrayContaining(["email", "first_name", "organisation_id"]) },
+      {
+        userId: org.userId,
+        rowId: personId,
+        action: "insert",
+        changedColumns: expect.arrayContaining(["email", "first_name", "organisation_id"]),
+      },
       { userId: org.userId, rowId: personId, action: "update", changedColumns: ["status"] },
       { userId: org.userId, rowId: personId, action: "delete", changedColumns: [] },
     ]);
     // A member may not read it.
     const colleague = await register();
-    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'member')", [org.organisationId, colleague.userId]);
-    const memberToken = signToken({ userId: colleague.userId, organisationId: org.organisationId }, TEST_JWT_SECRET, 300);
+    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'member')", [
+      org.organisationId,
+      colleague.userId,
+    ]);
+    const memberToken = signToken(
+      { userId: colleague.userId, organisationId: org.organisationId },
+      TEST_JWT_SECRET,
+      300,
+    );
     expect(codeOf(await call("{ auditLogs { totalCount } }", {}, memberToken))).toBe("FORBIDDEN");
     // Not even the database owner can change or delete an entry.
-    await expect(owner.query("update iam.audit_log set action = 'insert' where organisation_id = $1", [org.organisationId])).rejects.toMatchObject({ code: "PT004" });
-    await expect(owner.query("delete from iam.audit_log where organisation_id = $1", [org.organisationId])).rejects.toMatchObject({ code: "PT004" });
+    await expect(
+      owner.query("update iam.audit_log set action = 'insert' where organisation_id = $1", [org.organisationId]),
+    ).rejects.toMatchObject({ code: "PT004" });
+    await expect(
+      owner.query("delete from iam.audit_log where organisation_id = $1", [org.organisationId]),
+    ).rejects.toMatchObject({ code: "PT004" });
   });
 });
 
 describe("deleting an organisation (GDPR)", () => {
-  const DELETE = "mutation($slug: String!) { deleteCurrentOrganisation(input: { confirmationSlug: $slug }) { result } }";
+  const DELETE =
+    "mutation($slug: String!) { deleteCurrentOrganisation(input: { confirmationSlug: $slug }) { result } }";
 
   it("needs the owner and the slug as confirmation", async () => {
     const org = await createOrganisation(owner, "gdpr-refuse");
@@ -335,12 +454,18 @@ describe("deleting an organisation (GDPR)", () => {
     await sampleRowsFor(owner, tables, { id: doomed.id, userId: doomed.users.owner });
     await sampleRowsFor(owner, tables, { id: bystander.id, userId: bystander.users.owner });
     // One user belongs to both: they must survive; the doomed organisation's own users must not.
-    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [bystander.id, doomed.users.member]);
+    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, 'viewer')", [
+      bystander.id,
+      doomed.users.member,
+    ]);
     const tenantTables = tables.filter((t) => t.isTenantTable).map((t) => t.name);
     const countsOutside = async () => {
       const counts: Record<string, number> = {};
       for (const table of tenantTables) {
-        const { rows } = await owner.query(`select count(*)::int as n from ${quoteTable(table)} where organisation_id <> $1`, [doomed.id]);
+        const { rows } = await owner.query(
+          `select count(*)::int as n from ${quoteTable(table)} where organisation_id <> $1`,
+          [doomed.id],
+        );
         counts[table] = rows[0].n;
       }
       return counts;
@@ -354,18 +479,28 @@ describe("deleting an organisation (GDPR)", () => {
     expect(receipt.rowsRemoved["crm.people"]).toBeGreaterThan(0);
 
     for (const table of tenantTables) {
-      const { rows } = await owner.query(`select count(*)::int as n from ${quoteTable(table)} where organisation_id = $1`, [doomed.id]);
+      const { rows } = await owner.query(
+        `select count(*)::int as n from ${quoteTable(table)} where organisation_id = $1`,
+        [doomed.id],
+      );
       expect(rows[0].n, table).toBe(0);
     }
     for (const table of ["app_private.sessions"]) {
-      const { rows } = await owner.query(`select count(*)::int as n from ${table} where organisation_id = $1`, [doomed.id]);
+      const { rows } = await owner.query(`select count(*)::int as n from ${table} where organisation_id = $1`, [
+        doomed.id,
+      ]);
       expect(rows[0].n).toBe(0);
     }
     // Nothing of any other organisation changed, in any table.
     expect(await countsOutside()).toEqual(before);
-    const { rows: users } = await owner.query("select id from iam.users where id = any($1)", [Object.values(doomed.users)]);
+    const { rows: users } = await owner.query("select id from iam.users where id = any($1)", [
+      Object.values(doomed.users),
+    ]);
     expect(users).toEqual([{ id: doomed.users.member }]);
-    const { rows: records } = await owner.query("select deleted_by_user_id, rows_removed from app_private.organisation_deletions where organisation_id = $1", [doomed.id]);
+    const { rows: records } = await owner.query(
+      "select deleted_by_user_id, rows_removed from app_private.organisation_deletions where organisation_id = $1",
+      [doomed.id],
+    );
     expect(records).toHaveLength(1);
     expect(records[0].deleted_by_user_id).toBe(doomed.users.owner);
     expect(records[0].rows_removed["iam.users"]).toBe(3);

@@ -52,8 +52,13 @@ it("covers at least the foundation's tenant tables", () => {
 describe.each(tenantTables.map((t) => [t.name, t] as const))("%s", (name, table) => {
   it("org B's rows are invisible to org A", async () => {
     const { visibleOfB, visibleTotal } = await asOwnerOfA(async (client) => {
-      const b = await client.query(`select count(*)::int as n from ${quoteTable(name)} where organisation_id = $1`, [orgB.id]);
-      const all = await client.query(`select count(*)::int as n, count(*) filter (where organisation_id <> $1)::int as foreign from ${quoteTable(name)}`, [orgA.id]);
+      const b = await client.query(`select count(*)::int as n from ${quoteTable(name)} where organisation_id = $1`, [
+        orgB.id,
+      ]);
+      const all = await client.query(
+        `select count(*)::int as n, count(*) filter (where organisation_id <> $1)::int as foreign from ${quoteTable(name)}`,
+        [orgA.id],
+      );
       return { visibleOfB: b.rows[0].n as number, visibleTotal: all.rows[0] as { n: number; foreign: number } };
     });
     expect(visibleOfB).toBe(0);
@@ -66,7 +71,11 @@ describe.each(tenantTables.map((t) => [t.name, t] as const))("%s", (name, table)
     const column = await updatableColumn(table);
     const outcome = await asOwnerOfA(async (client) => {
       if (column === undefined) {
-        return sqlstateOf(client.query(`update ${quoteTable(name)} set organisation_id = organisation_id where organisation_id = $1`, [orgB.id]));
+        return sqlstateOf(
+          client.query(`update ${quoteTable(name)} set organisation_id = organisation_id where organisation_id = $1`, [
+            orgB.id,
+          ]),
+        );
       }
       const result = await client.query(
         `update ${quoteTable(name)} set "${column}" = "${column}" where organisation_id = $1`,

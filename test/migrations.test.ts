@@ -42,7 +42,14 @@ it("migrates an empty database from zero", async () => {
   await runCommittedMigrations(urls, logger);
   expect(await pendingMigrations(urls, logger)).toEqual([]);
   const fingerprint = await schemaFingerprint();
-  for (const table of ["iam.organisations", "iam.users", "iam.organisation_users", "crm.companies", "crm.people", "crm.positions"]) {
+  for (const table of [
+    "iam.organisations",
+    "iam.users",
+    "iam.organisation_users",
+    "crm.companies",
+    "crm.people",
+    "crm.positions",
+  ]) {
     expect(fingerprint.split(",")).toContain(table);
   }
 });
@@ -65,7 +72,9 @@ it("migrations/current.sql can run twice in a row (it drops what it creates)", a
 });
 
 it("the committed migrations are the ones graphile-migrate signed (hash chain intact)", async () => {
-  const { rows } = await owner.query("select filename, hash, previous_hash from graphile_migrate.migrations order by filename");
+  const { rows } = await owner.query(
+    "select filename, hash, previous_hash from graphile_migrate.migrations order by filename",
+  );
   expect(rows.length).toBeGreaterThanOrEqual(2);
   rows.forEach((row, i) => {
     expect(row.previous_hash).toBe(i === 0 ? null : rows[i - 1].hash);

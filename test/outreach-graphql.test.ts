@@ -38,17 +38,23 @@ async function errorCode(query: string, variables: Record<string, unknown> = {})
 describe("a campaign from creation to figures", () => {
   it("creates, enrols, schedules, sends, tracks opens and replies, and reports correct figures", async () => {
     const positions = await createPositions(owner, org.id, 4);
-    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "Q4 outreach", status: "active" } }) { campaign { id createdByUserId } } }`))
-      .createCampaign.campaign;
+    const campaign = (
+      await run(
+        `mutation { createCampaign(input: { campaign: { name: "Q4 outreach", status: "active" } }) { campaign { id createdByUserId } } }`,
+      )
+    ).createCampaign.campaign;
     expect(campaign.createdByUserId).toBe(org.users.member);
     const createStep = `mutation($campaign: UUID!, $index: Int!, $delay: Int!) {
       createWorkflowStep(input: { workflowStep: { campaignId: $campaign, stepIndex: $index, delayDays: $delay } }) { workflowStep { id } } }`;
-    const first = (await run(createStep, { campaign: campaign.id, index: 0, delay: 0 })).createWorkflowStep.workflowStep;
+    const first = (await run(createStep, { campaign: campaign.id, index: 0, delay: 0 })).createWorkflowStep
+      .workflowStep;
     await run(createStep, { campaign: campaign.id, index: 1, delay: 3 });
-    const experiment = (await run(
-      `mutation($step: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $step, name: "Subject line", status: "running" } }) { stepExperiment { id } } }`,
-      { step: first.id },
-    )).createStepExperiment.stepExperiment;
+    const experiment = (
+      await run(
+        `mutation($step: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $step, name: "Subject line", status: "running" } }) { stepExperiment { id } } }`,
+        { step: first.id },
+      )
+    ).createStepExperiment.stepExperiment;
     for (const key of ["A", "B"]) {
       await run(
         `mutation($experiment: UUID!, $key: String!) { createStepExperimentVariant(input: { stepExperimentVariant: { stepExperimentId: $experiment, key: $key, weight: 1, subjectTemplate: "Hello" } }) { stepExperimentVariant { id } } }`,
@@ -75,26 +81,34 @@ describe("a campaign from creation to figures", () => {
       expect(enrollment.variantAssignments.nodes).toHaveLength(1);
     }
 
-    const claimed = (await run(`mutation { claimDueTasks(input: { maxTasks: 10, workerId: "worker-1" }) { result { id status } } }`)).claimDueTasks.result;
+    const claimed = (
+      await run(`mutation { claimDueTasks(input: { maxTasks: 10, workerId: "worker-1" }) { result { id status } } }`)
+    ).claimDueTasks.result;
     expect(claimed).toHaveLength(4);
     const tokens: string[] = [];
     for (const [i, task] of claimed.entries()) {
-      const message = (await run(
-        `mutation($task: UUID!, $thread: String!) { createMessage(input: { message: { taskId: $task, status: "sent", providerThreadId: $thread, subject: "Hello" } })
+      const message = (
+        await run(
+          `mutation($task: UUID!, $thread: String!) { createMessage(input: { message: { taskId: $task, status: "sent", providerThreadId: $thread, subject: "Hello" } })
            { message { variantId stepExperimentId pixels { nodes { token } } } } }`,
-        { task: task.id, thread: `thread-${i}` },
-      )).createMessage.message;
+          { task: task.id, thread: `thread-${i}` },
+        )
+      ).createMessage.message;
       expect(message.stepExperimentId).toBe(experiment.id);
       expect(message.variantId).not.toBeNull();
       tokens.push(message.pixels.nodes[0].token);
-      await run(`mutation($task: UUID!) { completeTask(input: { taskId: $task }) { result { status } } }`, { task: task.id });
+      await run(`mutation($task: UUID!) { completeTask(input: { taskId: $task }) { result { status } } }`, {
+        task: task.id,
+      });
     }
     // Two recipients open (one twice), one replies.
     for (const pixel of [tokens[0], tokens[0], tokens[1]]) {
       const response = await fetch(`${server.url}/t/${pixel}.gif`);
       expect(response.status).toBe(200);
     }
-    await run(`mutation { createMessage(input: { message: { direction: "inbound", status: "received", providerThreadId: "thread-1", bodyText: "Yes!" } }) { message { enrollmentId } } }`);
+    await run(
+      `mutation { createMessage(input: { message: { direction: "inbound", status: "received", providerThreadId: "thread-1", bodyText: "Yes!" } }) { message { enrollmentId } } }`,
+    );
 
     const today = new Date().toISOString().slice(0, 10);
     const figures = await run(
@@ -105,7 +119,14 @@ describe("a campaign from creation to figures", () => {
            stepExperiments { nodes { stepExperimentVariants { nodes { key performance { enrolled sent opened replied } } } } } } } } }`,
       { id: campaign.id, day: today },
     );
-    expect(figures.campaign.performance).toEqual({ enrolled: "4", sent: "4", opened: "2", replied: "1", openRate: "0.5000", replyRate: "0.2500" });
+    expect(figures.campaign.performance).toEqual({
+      enrolled: "4",
+      sent: "4",
+      opened: "2",
+      replied: "1",
+      openRate: "0.5000",
+      replyRate: "0.2500",
+    });
     expect(figures.campaign.dailyPerformance.nodes).toEqual([
       { day: today, enrolled: "4", emailsSent: "4", emailsOpened: "2", emailsReplied: "1" },
     ]);
@@ -114,7 +135,11 @@ describe("a campaign from creation to figures", () => {
     expect(step0.tasks.totalCount).toBe(4);
     expect(step1.tasks.totalCount).toBe(4);
     const variants = step0.stepExperiments.nodes[0].stepExperimentVariants.nodes;
-    const sum = (field: string) => variants.reduce((total: number, v: { performance: Record<string, string> }) => total + Number(v.performance[field]), 0);
+    const sum = (field: string) =>
+      variants.reduce(
+        (total: number, v: { performance: Record<string, string> }) => total + Number(v.performance[field]),
+        0,
+      );
     expect([sum("enrolled"), sum("sent"), sum("opened"), sum("replied")]).toEqual([4, 4, 2, 1]);
     const { rows } = await owner.query(
       "select count(*) filter (where status = 'cancelled')::int as cancelled, count(*) filter (where status = 'queued')::int as queued from outreach.tasks where organisation_id = $1",
@@ -128,7 +153,8 @@ describe("bad input", () => {
   it("enrolling a position of another organisation is REFERENCE_MISSING", async () => {
     const other = await createOrganisation(owner, "dash-other");
     const [foreign] = await createPositions(owner, other.id, 1);
-    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "X" } }) { campaign { id } } }`)).createCampaign.campaign;
+    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "X" } }) { campaign { id } } }`))
+      .createCampaign.campaign;
     expect(
       await errorCode(
         `mutation($c: UUID!, $p: UUID!) { createCampaignEnrollment(input: { campaignEnrollment: { campaignId: $c, positionId: $p } }) { campaignEnrollment { id } } }`,
@@ -138,14 +164,17 @@ describe("bad input", () => {
   });
 
   it("a step index that already exists is ALREADY_EXISTS; a weight of 0 and an unknown status are INVALID_INPUT", async () => {
-    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "Y" } }) { campaign { id } } }`)).createCampaign.campaign;
+    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "Y" } }) { campaign { id } } }`))
+      .createCampaign.campaign;
     const createStep = `mutation($c: UUID!) { createWorkflowStep(input: { workflowStep: { campaignId: $c, stepIndex: 0 } }) { workflowStep { id } } }`;
     const step = (await run(createStep, { c: campaign.id })).createWorkflowStep.workflowStep;
     expect(await errorCode(createStep, { c: campaign.id })).toBe("ALREADY_EXISTS");
-    const experiment = (await run(
-      `mutation($s: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $s, name: "E" } }) { stepExperiment { id } } }`,
-      { s: step.id },
-    )).createStepExperiment.stepExperiment;
+    const experiment = (
+      await run(
+        `mutation($s: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $s, name: "E" } }) { stepExperiment { id } } }`,
+        { s: step.id },
+      )
+    ).createStepExperiment.stepExperiment;
     expect(
       await errorCode(
         `mutation($e: UUID!) { createStepExperimentVariant(input: { stepExperimentVariant: { stepExperimentId: $e, key: "A", weight: 0 } }) { stepExperimentVariant { id } } }`,
@@ -153,14 +182,22 @@ describe("bad input", () => {
       ),
     ).toBe("INVALID_INPUT");
     expect(
-      await errorCode(`mutation($c: UUID!) { updateCampaign(input: { id: $c, patch: { status: "running" } }) { campaign { id } } }`, { c: campaign.id }),
+      await errorCode(
+        `mutation($c: UUID!) { updateCampaign(input: { id: $c, patch: { status: "running" } }) { campaign { id } } }`,
+        { c: campaign.id },
+      ),
     ).toBe("INVALID_INPUT");
   });
 
   it("a task transition that is not allowed is INVALID_TRANSITION", async () => {
     const [position] = await createPositions(owner, org.id, 1);
-    const campaign = (await run(`mutation { createCampaign(input: { campaign: { name: "Z", status: "active" } }) { campaign { id } } }`)).createCampaign.campaign;
-    await run(`mutation($c: UUID!) { createWorkflowStep(input: { workflowStep: { campaignId: $c, stepIndex: 0 } }) { workflowStep { id } } }`, { c: campaign.id });
+    const campaign = (
+      await run(`mutation { createCampaign(input: { campaign: { name: "Z", status: "active" } }) { campaign { id } } }`)
+    ).createCampaign.campaign;
+    await run(
+      `mutation($c: UUID!) { createWorkflowStep(input: { workflowStep: { campaignId: $c, stepIndex: 0 } }) { workflowStep { id } } }`,
+      { c: campaign.id },
+    );
     await run(
       `mutation($c: UUID!, $p: UUID!) { createCampaignEnrollment(input: { campaignEnrollment: { campaignId: $c, positionId: $p } }) { campaignEnrollment { id } } }`,
       { c: campaign.id, p: position },
@@ -173,7 +210,9 @@ describe("bad input", () => {
     const response = await graphql(server, complete, { token, variables: { t: rows[0]!.id } });
     expect(response.body.errors?.[0]?.extensions?.code).toBe("INVALID_TRANSITION");
     expect(response.body.errors?.[0]?.message).toMatch(/only a processing task can be completed; this one is queued/);
-    expect(await errorCode(`mutation { claimDueTasks(input: { maxTasks: 0, workerId: "w" }) { result { id } } }`)).toBe("INVALID_INPUT");
+    expect(await errorCode(`mutation { claimDueTasks(input: { maxTasks: 0, workerId: "w" }) { result { id } } }`)).toBe(
+      "INVALID_INPUT",
+    );
     expect(await errorCode(complete, { t: "00000000-0000-4000-8000-000000000000" })).toBe("NOT_FOUND");
   });
 });

@@ -45,7 +45,10 @@ async function createCampaign(
   steps: Array<{ index: number; delayDays: number; exitOnReply?: boolean; active?: boolean }>,
   status = "active",
 ): Promise<Campaign> {
-  const { rows } = await session.query("insert into outreach.campaigns (name, status) values ('Campaign', $1) returning id", [status]);
+  const { rows } = await session.query(
+    "insert into outreach.campaigns (name, status) values ('Campaign', $1) returning id",
+    [status],
+  );
   const campaign: Campaign = { id: rows[0]!.id, steps: [] };
   for (const step of steps) {
     const { rows: inserted } = await session.query(
@@ -102,7 +105,9 @@ describe("enrolment", () => {
   it("refuses a step index that already exists, a weight of zero and an unknown status", async () => {
     const campaign = await createCampaign(member, [{ index: 0, delayDays: 0 }]);
     expect(
-      await sqlstateOf(member.query("insert into outreach.workflow_steps (campaign_id, step_index) values ($1, 0)", [campaign.id])),
+      await sqlstateOf(
+        member.query("insert into outreach.workflow_steps (campaign_id, step_index) values ($1, 0)", [campaign.id]),
+      ),
     ).toBe("23505");
     const { rows } = await member.query(
       "insert into outreach.step_experiments (workflow_step_id, name) values ($1, 'x') returning id",
@@ -110,19 +115,29 @@ describe("enrolment", () => {
     );
     expect(
       await sqlstateOf(
-        member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 0)", [rows[0]!.id]),
+        member.query(
+          "insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 0)",
+          [rows[0]!.id],
+        ),
       ),
     ).toBe("23514");
-    expect(await sqlstateOf(member.query("update outreach.campaigns set status = 'running' where id = $1", [campaign.id]))).toBe("23514");
+    expect(
+      await sqlstateOf(member.query("update outreach.campaigns set status = 'running' where id = $1", [campaign.id])),
+    ).toBe("23514");
   });
 });
 
 describe("A/B assignment", () => {
   /** The documented rule, computed independently: md5(enrolment:experiment) picks a point in the weights. */
-  function expectedVariant(enrollmentId: string, experimentId: string, variants: Array<{ id: string; key: string; weight: number }>) {
+  function expectedVariant(
+    enrollmentId: string,
+    experimentId: string,
+    variants: Array<{ id: string; key: string; weight: number }>,
+  ) {
     const sorted = [...variants].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : 1));
     const total = sorted.reduce((sum, v) => sum + v.weight, 0);
-    const point = parseInt(createHash("md5").update(`${enrollmentId}:${experimentId}`).digest("hex").slice(0, 8), 16) % total;
+    const point =
+      parseInt(createHash("md5").update(`${enrollmentId}:${experimentId}`).digest("hex").slice(0, 8), 16) % total;
     let upper = 0;
     for (const variant of sorted) {
       upper += variant.weight;
@@ -132,7 +147,10 @@ describe("A/B assignment", () => {
   }
 
   it("gives each enrolment reaching the step one variant, by weight, deterministically, never changed", async () => {
-    const campaign = await createCampaign(member, [{ index: 0, delayDays: 0 }, { index: 1, delayDays: 1 }]);
+    const campaign = await createCampaign(member, [
+      { index: 0, delayDays: 0 },
+      { index: 1, delayDays: 1 },
+    ]);
     const { rows: experiments } = await member.query(
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'Subject test', 'running') returning id",
       [campaign.steps[0]!.id],
@@ -165,12 +183,18 @@ describe("A/B assignment", () => {
     const otherVariant = variants.find((v) => v.id !== one.variant_id)!.id;
     expect(
       await sqlstateOf(
-        member.query("update outreach.enrollment_step_variant_assignments set variant_id = $1 where enrollment_id = $2", [otherVariant, one.enrollment_id]),
+        member.query(
+          "update outreach.enrollment_step_variant_assignments set variant_id = $1 where enrollment_id = $2",
+          [otherVariant, one.enrollment_id],
+        ),
       ),
     ).toBe("42501");
     expect(
       await sqlstateOf(
-        owner.query("update outreach.enrollment_step_variant_assignments set variant_id = $1 where enrollment_id = $2", [otherVariant, one.enrollment_id]),
+        owner.query(
+          "update outreach.enrollment_step_variant_assignments set variant_id = $1 where enrollment_id = $2",
+          [otherVariant, one.enrollment_id],
+        ),
       ),
     ).toBe("PT010");
 
@@ -179,8 +203,12 @@ describe("A/B assignment", () => {
       "select v.key, (outreach.step_experiment_variants_performance(v)).enrolled from outreach.step_experiment_variants v where v.step_experiment_id = $1 order by v.key",
       [experimentId],
     );
-    const countOf = (key: string) => assignments.filter((a) => a.variant_id === variants.find((v) => v.key === key)!.id).length;
-    expect(figures.map((f) => [f.key, Number(f.enrolled)])).toEqual([["A", countOf("A")], ["B", countOf("B")]]);
+    const countOf = (key: string) =>
+      assignments.filter((a) => a.variant_id === variants.find((v) => v.key === key)!.id).length;
+    expect(figures.map((f) => [f.key, Number(f.enrolled)])).toEqual([
+      ["A", countOf("A")],
+      ["B", countOf("B")],
+    ]);
   });
 });
 
@@ -222,10 +250,14 @@ describe("task queue", () => {
 
   it("completing a task queues the next step; failing retries with backoff until max attempts", async () => {
     const { org, member } = await freshMember("queue");
-    const campaign = await createCampaign(member, [{ index: 0, delayDays: 0 }, { index: 5, delayDays: 2 }]);
+    const campaign = await createCampaign(member, [
+      { index: 0, delayDays: 0 },
+      { index: 5, delayDays: 2 },
+    ]);
     const [enrollment] = await enrol(member, campaign.id, await createPositions(owner, org.id, 1));
     const claim = async () =>
-      (await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])).rows;
+      (await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment]))
+        .rows;
     const [task] = await claim();
     const completed = (await member.query("select * from outreach.complete_task($1)", [task!.id])).rows[0];
     expect(completed).toMatchObject({ status: "completed", locked_by: null });
@@ -238,12 +270,21 @@ describe("task queue", () => {
     expect(next[0]!.delay.days).toBe(1); // 2 days minus the milliseconds since: 1 day 23:59:59.9…
 
     // Make it due, and allow two attempts.
-    await owner.query("update outreach.tasks set scheduled_for = now() - interval '1 second', max_attempts = 2 where enrollment_id = $1 and status = 'queued'", [enrollment]);
+    await owner.query(
+      "update outreach.tasks set scheduled_for = now() - interval '1 second', max_attempts = 2 where enrollment_id = $1 and status = 'queued'",
+      [enrollment],
+    );
     const [second] = await claim();
-    const retried = (await member.query("select *, scheduled_for - now() as wait from outreach.fail_task($1, 'SMTP 421')", [second!.id])).rows[0];
+    const retried = (
+      await member.query("select *, scheduled_for - now() as wait from outreach.fail_task($1, 'SMTP 421')", [
+        second!.id,
+      ])
+    ).rows[0];
     expect(retried).toMatchObject({ status: "queued", attempts: 1, last_error: "SMTP 421", locked_by: null });
     expect(retried!.wait.minutes ?? 0).toBeGreaterThanOrEqual(1); // 2 minutes of backoff
-    await owner.query("update outreach.tasks set scheduled_for = now() - interval '1 second' where id = $1", [second!.id]);
+    await owner.query("update outreach.tasks set scheduled_for = now() - interval '1 second' where id = $1", [
+      second!.id,
+    ]);
     const [again] = await claim();
     expect(again!.attempts).toBe(2);
     const failed = (await member.query("select * from outreach.fail_task($1, 'SMTP 550')", [again!.id])).rows[0];
@@ -264,15 +305,23 @@ describe("task queue", () => {
 describe("messages, replies and figures", () => {
   it("a sent message records its provenance and gets an unguessable pixel; a reply stops the sequence", async () => {
     const { org, member } = await freshMember("queue");
-    const campaign = await createCampaign(member, [{ index: 0, delayDays: 0, exitOnReply: true }, { index: 1, delayDays: 3 }]);
+    const campaign = await createCampaign(member, [
+      { index: 0, delayDays: 0, exitOnReply: true },
+      { index: 1, delayDays: 3 },
+    ]);
     const { rows: experiments } = await member.query(
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'x', 'running') returning id",
       [campaign.steps[0]!.id],
     );
-    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key) values ($1, 'A'), ($1, 'B')", [experiments[0]!.id]);
+    await member.query(
+      "insert into outreach.step_experiment_variants (step_experiment_id, key) values ($1, 'A'), ($1, 'B')",
+      [experiments[0]!.id],
+    );
     const [position] = await createPositions(owner, org.id, 1);
     const [enrollment] = await enrol(member, campaign.id, [position!]);
-    const [task] = (await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])).rows;
+    const [task] = (
+      await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])
+    ).rows;
     const { rows: sent } = await member.query(
       `insert into outreach.messages (task_id, status, provider_thread_id, rfc822_message_id, subject)
        values ($1, 'sent', 'thread-1', '<m1@prospectflow.test>', 'Hello') returning *`,
@@ -290,32 +339,53 @@ describe("messages, replies and figures", () => {
       variant_id: assignment[0]!.variant_id,
     });
     expect(sent[0]!.sent_at).not.toBeNull();
-    const { rows: pixels } = await member.query("select token from outreach.messages m join tracking.pixels p on p.message_id = m.id where m.id = $1", [sent[0]!.id]);
+    const { rows: pixels } = await member.query(
+      "select token from outreach.messages m join tracking.pixels p on p.message_id = m.id where m.id = $1",
+      [sent[0]!.id],
+    );
     expect(pixels).toHaveLength(1);
     expect(pixels[0]!.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
     await member.query("select outreach.complete_task($1)", [task!.id]);
     const queued = async () =>
-      (await member.query("select count(*)::int as n from outreach.tasks where enrollment_id = $1 and status = 'queued'", [enrollment])).rows[0]!.n;
+      (
+        await member.query(
+          "select count(*)::int as n from outreach.tasks where enrollment_id = $1 and status = 'queued'",
+          [enrollment],
+        )
+      ).rows[0]!.n;
     expect(await queued()).toBe(1);
     const { rows: reply } = await member.query(
       `insert into outreach.messages (direction, status, provider_thread_id, in_reply_to, body_text)
        values ('inbound', 'received', 'thread-1', '<m1@prospectflow.test>', 'Interested!') returning enrollment_id, campaign_id, position_id`,
     );
     expect(reply[0]).toEqual({ enrollment_id: enrollment, campaign_id: campaign.id, position_id: position });
-    const { rows: state } = await member.query("select state, stopped_reason from outreach.campaign_enrollments where id = $1", [enrollment]);
+    const { rows: state } = await member.query(
+      "select state, stopped_reason from outreach.campaign_enrollments where id = $1",
+      [enrollment],
+    );
     expect(state[0]).toEqual({ state: "replied", stopped_reason: "replied" });
     expect(await queued()).toBe(0);
   });
 
   it("a reply to a step without exit_on_reply leaves the sequence running", async () => {
     const { org, member } = await freshMember("queue");
-    const campaign = await createCampaign(member, [{ index: 0, delayDays: 0, exitOnReply: false }, { index: 1, delayDays: 3 }]);
+    const campaign = await createCampaign(member, [
+      { index: 0, delayDays: 0, exitOnReply: false },
+      { index: 1, delayDays: 3 },
+    ]);
     const [enrollment] = await enrol(member, campaign.id, await createPositions(owner, org.id, 1));
-    const [task] = (await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])).rows;
-    await member.query("insert into outreach.messages (task_id, status, provider_thread_id) values ($1, 'sent', 'thread-keep')", [task!.id]);
+    const [task] = (
+      await member.query("select * from outreach.claim_due_tasks(10, 'w') t where t.enrollment_id = $1", [enrollment])
+    ).rows;
+    await member.query(
+      "insert into outreach.messages (task_id, status, provider_thread_id) values ($1, 'sent', 'thread-keep')",
+      [task!.id],
+    );
     await member.query("select outreach.complete_task($1)", [task!.id]);
-    await member.query("insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', 'thread-keep')");
+    await member.query(
+      "insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', 'thread-keep')",
+    );
     const { rows } = await member.query(
       "select e.state, count(t.*) filter (where t.status = 'queued')::int as queued from outreach.campaign_enrollments e join outreach.tasks t on t.enrollment_id = e.id where e.id = $1 group by e.state",
       [enrollment],
@@ -333,15 +403,37 @@ describe("messages, replies and figures", () => {
       "insert into outreach.step_experiments (workflow_step_id, name, status) values ($1, 'x', 'running') returning id",
       [campaign.steps[0]!.id],
     );
-    await member.query("insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 1), ($1, 'B', 1)", [experiments[0]!.id]);
+    await member.query(
+      "insert into outreach.step_experiment_variants (step_experiment_id, key, weight) values ($1, 'A', 1), ($1, 'B', 1)",
+      [experiments[0]!.id],
+    );
     await enrol(member, campaign.id, await createPositions(owner, org.id, 20));
     await enrol(other, otherCampaign.id, await createPositions(owner, otherOrg.id, 7));
-    for (const [session, campaignId] of [[member, campaign.id], [other, otherCampaign.id]] as const) {
-      const tasks = (await session.query("select t.* from outreach.claim_due_tasks(100, 'w') t join outreach.campaign_enrollments e on e.id = t.enrollment_id where e.campaign_id = $1", [campaignId])).rows;
+    for (const [session, campaignId] of [
+      [member, campaign.id],
+      [other, otherCampaign.id],
+    ] as const) {
+      const tasks = (
+        await session.query(
+          "select t.* from outreach.claim_due_tasks(100, 'w') t join outreach.campaign_enrollments e on e.id = t.enrollment_id where e.campaign_id = $1",
+          [campaignId],
+        )
+      ).rows;
       for (const [i, task] of tasks.entries()) {
-        await session.query("insert into outreach.messages (task_id, status, provider_thread_id) values ($1, 'sent', $2)", [task.id, `t-${task.id}`]);
-        if (i % 3 === 0) await session.query("insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', $1)", [`t-${task.id}`]);
-        if (i % 3 === 0) await session.query("insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', $1)", [`t-${task.id}`]);
+        await session.query(
+          "insert into outreach.messages (task_id, status, provider_thread_id) values ($1, 'sent', $2)",
+          [task.id, `t-${task.id}`],
+        );
+        if (i % 3 === 0)
+          await session.query(
+            "insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', $1)",
+            [`t-${task.id}`],
+          );
+        if (i % 3 === 0)
+          await session.query(
+            "insert into outreach.messages (direction, status, provider_thread_id) values ('inbound', 'received', $1)",
+            [`t-${task.id}`],
+          );
       }
     }
     // Opens, through the privileged function the pixel endpoint uses (as the anonymous role).
@@ -350,11 +442,19 @@ describe("messages, replies and figures", () => {
       [campaign.id, otherCampaign.id],
     );
     for (const [i, { token }] of tokens.entries()) {
-      for (let n = 0; n < (i % 4); n++) {
-        await owner.query("begin; set local role prospectflow_anonymous; select app_hidden.record_open($1, '10.0.0.1', 'ua'); commit;".replace("$1", `'${token}'`));
+      for (let n = 0; n < i % 4; n++) {
+        await owner.query(
+          "begin; set local role prospectflow_anonymous; select app_hidden.record_open($1, '10.0.0.1', 'ua'); commit;".replace(
+            "$1",
+            `'${token}'`,
+          ),
+        );
       }
     }
-    const { rows: figures } = await member.query("select (outreach.campaigns_performance(c)).* from outreach.campaigns c where c.id = $1", [campaign.id]);
+    const { rows: figures } = await member.query(
+      "select (outreach.campaigns_performance(c)).* from outreach.campaigns c where c.id = $1",
+      [campaign.id],
+    );
     const { rows: truth } = await owner.query(
       `select (select count(*) from outreach.campaign_enrollments where campaign_id = $1) as enrolled,
               (select count(*) from outreach.messages where campaign_id = $1 and direction = 'outbound' and status = 'sent') as sent,
@@ -395,7 +495,10 @@ describe("messages, replies and figures", () => {
       [campaign.id],
     );
     expect(daily.reduce((sum, d) => sum + Number(d.emails_sent), 0)).toBe(t.sent);
-    const { rows: visible } = await member.query("select count(*)::int as n from tracking.campaign_daily_stats where campaign_id = $1", [otherCampaign.id]);
+    const { rows: visible } = await member.query(
+      "select count(*)::int as n from tracking.campaign_daily_stats where campaign_id = $1",
+      [otherCampaign.id],
+    );
     expect(visible[0]!.n).toBe(0);
   });
 });
@@ -404,13 +507,20 @@ describe("prompts", () => {
   it("numbers versions and keeps at most one active version per name", async () => {
     const name = `greeting-${Date.now()}`;
     const insert = (active: boolean) =>
-      member.query("insert into outreach.prompts (name, prompt_text, is_active) values ($1, 'Hi {{first_name}}', $2) returning id, version", [name, active]);
+      member.query(
+        "insert into outreach.prompts (name, prompt_text, is_active) values ($1, 'Hi {{first_name}}', $2) returning id, version",
+        [name, active],
+      );
     const v1 = (await insert(true)).rows[0];
     const v2 = (await insert(true)).rows[0];
     const v3 = (await insert(false)).rows[0];
     expect([v1!.version, v2!.version, v3!.version]).toEqual([1, 2, 3]);
     const active = async () =>
-      (await member.query("select version from outreach.prompts where name = $1 and is_active order by version", [name])).rows.map((r) => r.version);
+      (
+        await member.query("select version from outreach.prompts where name = $1 and is_active order by version", [
+          name,
+        ])
+      ).rows.map((r) => r.version);
     expect(await active()).toEqual([2]);
     await member.query("update outreach.prompts set is_active = true where id = $1", [v1!.id]);
     expect(await active()).toEqual([1]);

@@ -9,7 +9,9 @@ import { testDatabase } from "./helpers/database.ts";
 
 const folder = path.join(projectRoot, "test", "rls");
 const helpers = readFileSync(path.join(folder, "helpers.sql"), "utf8");
-const scripts = readdirSync(folder).filter((file) => file.endsWith(".sql") && file !== "helpers.sql").sort();
+const scripts = readdirSync(folder)
+  .filter((file) => file.endsWith(".sql") && file !== "helpers.sql")
+  .sort();
 
 it("finds the RLS scripts", () => {
   expect(scripts).toContain("crm-isolation.sql");
@@ -25,7 +27,9 @@ it.each(scripts)("%s passes and leaves nothing behind", async (script) => {
   try {
     await client.query(helpers);
     await client.query(readFileSync(path.join(folder, script), "utf8"));
-    const { rows } = await client.query("select count(*)::int as n from iam.organisations where slug like 'rls-script-%'");
+    const { rows } = await client.query(
+      "select count(*)::int as n from iam.organisations where slug like 'rls-script-%'",
+    );
     expect(rows[0].n).toBe(0);
   } finally {
     await client.end();

@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../src/config.ts";
 import { findFreePort } from "../src/db/embedded-postgres.ts";
 
-const DATABASE_VARIABLES = ["ROOT_DATABASE_URL", "DATABASE_URL", "AUTH_DATABASE_URL", "SHADOW_DATABASE_URL", "JWT_SECRET"];
+const DATABASE_VARIABLES = [
+  "ROOT_DATABASE_URL",
+  "DATABASE_URL",
+  "AUTH_DATABASE_URL",
+  "SHADOW_DATABASE_URL",
+  "JWT_SECRET",
+];
 
 function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const environment: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn", GRAPHILE_ENV: "development", ...extra };
@@ -24,7 +30,10 @@ interface Started {
 }
 
 async function startServerProcess(environment: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn(process.execPath, [path.join(projectRoot, "src/main.ts")], { env: environment, cwd: projectRoot });
+  const child = spawn(process.execPath, [path.join(projectRoot, "src/main.ts")], {
+    env: environment,
+    cwd: projectRoot,
+  });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -85,7 +94,9 @@ describe("npm start with no configuration", () => {
         headers: { "content-type": "application/json", authorization: `Bearer ${token.stdout.trim()}` },
         body: JSON.stringify({ query: "{ organisations { nodes { slug } } people { totalCount } }" }),
       });
-      const body = (await response.json()) as { data: { organisations: { nodes: unknown[] }; people: { totalCount: number } } };
+      const body = (await response.json()) as {
+        data: { organisations: { nodes: unknown[] }; people: { totalCount: number } };
+      };
       expect(body.data.organisations.nodes).toEqual([{ slug: "acme" }]);
       expect(body.data.people.totalCount).toBeGreaterThan(0);
       expect(existsSync(path.join(dataDir, "postgres", "postmaster.pid"))).toBe(true);
@@ -140,16 +151,41 @@ describe("a broken configuration", () => {
 
   it.each([
     ["a non-numeric PORT", { PORT: "eighty" }, /PORT/],
-    ["a malformed DATABASE_URL", { DATABASE_URL: "not a url", AUTH_DATABASE_URL: "postgres://a@b/c" }, /DATABASE_URL: must be a URL/],
+    [
+      "a malformed DATABASE_URL",
+      { DATABASE_URL: "not a url", AUTH_DATABASE_URL: "postgres://a@b/c" },
+      /DATABASE_URL: must be a URL/,
+    ],
     ["DATABASE_URL without AUTH_DATABASE_URL", { DATABASE_URL: "postgres://owner@127.0.0.1/db" }, /AUTH_DATABASE_URL/],
     [
       "the owner serving requests",
       { DATABASE_URL: "postgres://owner@127.0.0.1/db", AUTH_DATABASE_URL: "postgres://owner@127.0.0.1/db" },
       /never serves requests as the database owner/,
     ],
-    ["production without JWT_SECRET", { NODE_ENV: "production", DATABASE_URL: "postgres://o@127.0.0.1/db", AUTH_DATABASE_URL: "postgres://a@127.0.0.1/db" }, /JWT_SECRET of at least 32 bytes/],
-    ["production with a short JWT_SECRET", { NODE_ENV: "production", JWT_SECRET: "short", DATABASE_URL: "postgres://o@127.0.0.1/db", AUTH_DATABASE_URL: "postgres://a@127.0.0.1/db" }, /JWT_SECRET/],
-    ["an unreachable database", { DATABASE_URL: "postgres://o:p@127.0.0.1:1/db", AUTH_DATABASE_URL: "postgres://a:p@127.0.0.1:1/db" }, /ECONNREFUSED|connect/],
+    [
+      "production without JWT_SECRET",
+      {
+        NODE_ENV: "production",
+        DATABASE_URL: "postgres://o@127.0.0.1/db",
+        AUTH_DATABASE_URL: "postgres://a@127.0.0.1/db",
+      },
+      /JWT_SECRET of at least 32 bytes/,
+    ],
+    [
+      "production with a short JWT_SECRET",
+      {
+        NODE_ENV: "production",
+        JWT_SECRET: "short",
+        DATABASE_URL: "postgres://o@127.0.0.1/db",
+        AUTH_DATABASE_URL: "postgres://a@127.0.0.1/db",
+      },
+      /JWT_SECRET/,
+    ],
+    [
+      "an unreachable database",
+      { DATABASE_URL: "postgres://o:p@127.0.0.1:1/db", AUTH_DATABASE_URL: "postgres://a:p@127.0.0.1:1/db" },
+      /ECONNREFUSED|connect/,
+    ],
   ])("%s stops start-up with a clear message and no stack trace", (_label, extra, message) => {
     const result = runWith(extra);
     expect(result.status).toBe(1);

@@ -31,7 +31,12 @@ async function inTransaction(work: (client: import("pg").PoolClient) => Promise<
   }
 }
 
-async function actAs(client: import("pg").PoolClient, organisationId: string, userId: string, sessionId = ""): Promise<void> {
+async function actAs(
+  client: import("pg").PoolClient,
+  organisationId: string,
+  userId: string,
+  sessionId = "",
+): Promise<void> {
   await client.query(
     `select set_config('role', $1, true), set_config('app.organisation_id', $2, true),
             set_config('app.user_id', $3, true), set_config('app.session_id', $4, true)`,
@@ -42,7 +47,10 @@ async function actAs(client: import("pg").PoolClient, organisationId: string, us
 const countPeople = (client: import("pg").PoolClient) => client.query("select count(*) from crm.people");
 
 /** The SQLSTATE a statement fails with; a savepoint keeps the transaction usable afterwards. */
-async function failureOf(client: import("pg").PoolClient, statement: Promise<unknown> | (() => Promise<unknown>)): Promise<string> {
+async function failureOf(
+  client: import("pg").PoolClient,
+  statement: Promise<unknown> | (() => Promise<unknown>),
+): Promise<string> {
   await client.query("savepoint expected_failure");
   const code = await sqlstateOf(typeof statement === "function" ? statement() : statement);
   await client.query("rollback to savepoint expected_failure");
@@ -90,10 +98,10 @@ it("a membership disabled earlier in the same transaction is refused by the next
     await actAs(client, orgA.id, orgA.users.viewer);
     await countPeople(client);
     await client.query("reset role");
-    await client.query("update iam.organisation_users set status = 'disabled' where organisation_id = $1 and user_id = $2", [
-      orgA.id,
-      orgA.users.viewer,
-    ]);
+    await client.query(
+      "update iam.organisation_users set status = 'disabled' where organisation_id = $1 and user_id = $2",
+      [orgA.id, orgA.users.viewer],
+    );
     await client.query("set local role prospectflow_visitor");
     expect(await sqlstateOf(countPeople(client))).toBe("PT003");
   });
@@ -130,19 +138,23 @@ it("a role changed earlier in the same transaction is the role the next write is
     await actAs(client, orgA.id, orgA.users.admin);
     await client.query("insert into crm.companies (name) values ('Allowed while admin')");
     await client.query("reset role");
-    await client.query("update iam.organisation_users set role = 'viewer' where organisation_id = $1 and user_id = $2", [
-      orgA.id,
-      orgA.users.admin,
-    ]);
+    await client.query(
+      "update iam.organisation_users set role = 'viewer' where organisation_id = $1 and user_id = $2",
+      [orgA.id, orgA.users.admin],
+    );
     await client.query("set local role prospectflow_visitor");
-    expect(await sqlstateOf(client.query("insert into crm.companies (name) values ('Refused as viewer')"))).toBe("PT004");
+    expect(await sqlstateOf(client.query("insert into crm.companies (name) values ('Refused as viewer')"))).toBe(
+      "PT004",
+    );
   });
 });
 
 it("policies inline the fast path: no function call once the check is verified", async () => {
   await inTransaction(async (client) => {
     await actAs(client, orgA.id, orgA.users.member);
-    const { rows } = await client.query<{ "QUERY PLAN": string }>("explain (verbose, costs off) select * from crm.people");
+    const { rows } = await client.query<{ "QUERY PLAN": string }>(
+      "explain (verbose, costs off) select * from crm.people",
+    );
     const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
     expect(plan).toContain("current_setting('app_hidden.verified_member'");
     expect(plan).not.toContain("current_organisation_id()");

@@ -76,7 +76,9 @@ describe("export and import", () => {
     const orgB = await createOrganisation(owner, "export-b");
     const rowsA = await sampleRowsFor(owner, tables, { id: orgA.id, userId: orgA.users.owner });
     const rowsB = await sampleRowsFor(owner, tables, { id: orgB.id, userId: orgB.users.owner });
-    await owner.query("insert into app_private.user_secrets (user_id, password_hash) values ($1, 'x')", [orgA.users.owner]);
+    await owner.query("insert into app_private.user_secrets (user_id, password_hash) values ($1, 'x')", [
+      orgA.users.owner,
+    ]);
 
     const file = path.join(folder, "a.json");
     const client = new pg.Client({ connectionString: testDatabase().urls.ownerUrl });
@@ -159,11 +161,14 @@ describe("operator commands", () => {
       timeout: 60_000,
     });
 
-  it.each(["tenant-create", "tenant-delete", "tenant-export", "tenant-import", "user-create"])("%s --help explains itself", (command) => {
-    const result = run(command, "--help");
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^Usage: npm run /);
-  });
+  it.each(["tenant-create", "tenant-delete", "tenant-export", "tenant-import", "user-create"])(
+    "%s --help explains itself",
+    (command) => {
+      const result = run(command, "--help");
+      expect(result.status).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: npm run /);
+    },
+  );
 
   it.each([
     ["tenant-create", ["--name", "X"]],
@@ -179,13 +184,35 @@ describe("operator commands", () => {
 
   it("creates a tenant and a user, exports it, refuses a wrong confirmation, then deletes it", async () => {
     const suffix = randomBytes(3).toString("hex");
-    const created = run("tenant-create", "--name", `Cli Corp ${suffix}`, "--owner-email", `cli-owner-${suffix}@example.test`, "--owner-password", "correct-horse-42");
+    const created = run(
+      "tenant-create",
+      "--name",
+      `Cli Corp ${suffix}`,
+      "--owner-email",
+      `cli-owner-${suffix}@example.test`,
+      "--owner-password",
+      "correct-horse-42",
+    );
     expect(created.status, created.stderr).toBe(0);
     const slug = /slug: ([a-z0-9-]+)/.exec(created.stdout)![1]!;
-    const user = run("user-create", "--email", `cli-viewer-${suffix}@example.test`, "--password", "another-horse-42", "--org", slug, "--role", "viewer");
+    const user = run(
+      "user-create",
+      "--email",
+      `cli-viewer-${suffix}@example.test`,
+      "--password",
+      "another-horse-42",
+      "--org",
+      slug,
+      "--role",
+      "viewer",
+    );
     expect(user.status, user.stderr).toBe(0);
-    expect(run("user-create", "--email", `cli-viewer-${suffix}@example.test`, "--password", "another-horse-42").stderr).toMatch(/already exists/);
-    expect(run("user-create", "--email", `weak-${suffix}@example.test`, "--password", "short").stderr).toMatch(/^Weak password/);
+    expect(
+      run("user-create", "--email", `cli-viewer-${suffix}@example.test`, "--password", "another-horse-42").stderr,
+    ).toMatch(/already exists/);
+    expect(run("user-create", "--email", `weak-${suffix}@example.test`, "--password", "short").stderr).toMatch(
+      /^Weak password/,
+    );
     expect(run("tenant-create", "--name", "Dup", "--owner-email", `cli-owner-${suffix}@example.test`).status).toBe(1);
 
     const file = path.join(folder, `${slug}.json`);

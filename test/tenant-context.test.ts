@@ -85,10 +85,10 @@ describe("at SQL level", () => {
 
   it("a disabled membership is NOT_A_MEMBER (PT003)", async () => {
     const org = await createOrganisation(owner, "ctx-disabled");
-    await owner.query("update iam.organisation_users set status = 'disabled' where organisation_id = $1 and user_id = $2", [
-      org.id,
-      org.users.member,
-    ]);
+    await owner.query(
+      "update iam.organisation_users set status = 'disabled' where organisation_id = $1 and user_id = $2",
+      [org.id, org.users.member],
+    );
     const error = await errorOf({ organisationId: org.id, userId: org.users.member });
     expect(error.code).toBe("PT003");
   });
@@ -102,7 +102,10 @@ describe("at SQL level", () => {
   });
 
   it("an active member reads its organisation's rows", async () => {
-    await owner.query("insert into crm.people (organisation_id, email) values ($1, $2)", [orgA.id, `ctx-${randomUUID()}@a.test`]);
+    await owner.query("insert into crm.people (organisation_id, email) values ($1, $2)", [
+      orgA.id,
+      `ctx-${randomUUID()}@a.test`,
+    ]);
     const count = await asMember(owner, { organisationId: orgA.id, userId: orgA.users.viewer }, async (client) => {
       const { rows } = await client.query("select count(*)::int as n from crm.people");
       return rows[0].n as number;
@@ -112,8 +115,7 @@ describe("at SQL level", () => {
 });
 
 describe("through GraphQL", () => {
-  const token = (userId: string, organisationId: string) =>
-    signToken({ userId, organisationId }, TEST_JWT_SECRET, 300);
+  const token = (userId: string, organisationId: string) => signToken({ userId, organisationId }, TEST_JWT_SECRET, 300);
 
   it("a valid token for an organisation the user does not belong to gets NOT_A_MEMBER", async () => {
     const response = await graphql(server, "{ people { totalCount } }", { token: token(orgB.users.owner, orgA.id) });
@@ -144,13 +146,15 @@ describe("through GraphQL", () => {
     const pg = (await import("pg")).default;
     const { testDatabase } = await import("./helpers/database.ts");
     const pool = new pg.Pool({ connectionString: testDatabase().urls.authenticatorUrl, max: 1 });
-    const pgl = postgraphile(createPreset({
-      authenticatorPool: pool,
-      watch: undefined,
-      graphiql: false,
-      statementTimeoutMs: 5000,
-      tokens: { jwtSecret: TEST_JWT_SECRET, lifetimeSeconds: 300 },
-    }));
+    const pgl = postgraphile(
+      createPreset({
+        authenticatorPool: pool,
+        watch: undefined,
+        graphiql: false,
+        statementTimeoutMs: 5000,
+        tokens: { jwtSecret: TEST_JWT_SECRET, lifetimeSeconds: 300 },
+      }),
+    );
     try {
       const { schema, resolvedPreset } = await pgl.getSchemaResult();
       const result = (await grafast({

@@ -23,13 +23,23 @@ beforeAll(async () => {
 async function sentMessage(): Promise<{ token: string; messageId: string; campaignId: string }> {
   const org = await createOrganisation(owner, "pixel");
   const member = memberSession(owner, { organisationId: org.id, userId: org.users.member });
-  const { rows: campaign } = await member.query("insert into outreach.campaigns (name, status) values ('Pixel', 'active') returning id");
+  const { rows: campaign } = await member.query(
+    "insert into outreach.campaigns (name, status) values ('Pixel', 'active') returning id",
+  );
   await member.query("insert into outreach.workflow_steps (campaign_id, step_index) values ($1, 0)", [campaign[0]!.id]);
   const [position] = await createPositions(owner, org.id, 1);
-  await member.query("insert into outreach.campaign_enrollments (campaign_id, position_id) values ($1, $2)", [campaign[0]!.id, position]);
+  await member.query("insert into outreach.campaign_enrollments (campaign_id, position_id) values ($1, $2)", [
+    campaign[0]!.id,
+    position,
+  ]);
   const { rows: tasks } = await member.query("select id from outreach.claim_due_tasks(1, 'w')");
-  const { rows: message } = await member.query("insert into outreach.messages (task_id, status) values ($1, 'sent') returning id", [tasks[0]!.id]);
-  const { rows: pixel } = await owner.query("select token from tracking.pixels where message_id = $1", [message[0]!.id]);
+  const { rows: message } = await member.query(
+    "insert into outreach.messages (task_id, status) values ($1, 'sent') returning id",
+    [tasks[0]!.id],
+  );
+  const { rows: pixel } = await owner.query("select token from tracking.pixels where message_id = $1", [
+    message[0]!.id,
+  ]);
   return { token: pixel[0].token, messageId: message[0]!.id, campaignId: campaign[0]!.id };
 }
 
@@ -67,7 +77,10 @@ describe("a valid token", () => {
       [messageId],
     );
     expect(rows).toEqual([{ user_agent: "Mail/1.0", ip: "127.0.0.1" }]);
-    const { rows: daily } = await owner.query("select emails_sent::int, emails_opened::int from tracking.campaign_daily_stats where campaign_id = $1", [campaignId]);
+    const { rows: daily } = await owner.query(
+      "select emails_sent::int, emails_opened::int from tracking.campaign_daily_stats where campaign_id = $1",
+      [campaignId],
+    );
     expect(daily).toEqual([{ emails_sent: 1, emails_opened: 1 }]);
   });
 
@@ -78,19 +91,22 @@ describe("a valid token", () => {
     await open(token, "Outlook/16");
     expect(await openStats(messageId)).toEqual({ total_opens: 3, unique_opens: 2 });
     // The campaign counts the message as opened once.
-    const { rows } = await owner.query("select emails_opened::int from tracking.campaign_daily_stats where campaign_id = $1", [campaignId]);
+    const { rows } = await owner.query(
+      "select emails_opened::int from tracking.campaign_daily_stats where campaign_id = $1",
+      [campaignId],
+    );
     expect(rows).toEqual([{ emails_opened: 1 }]);
   });
 
   it("counts every one of many concurrent opens, exactly", async () => {
     const { token, messageId } = await sentMessage();
     const opens = 60;
-    const responses = await Promise.all(
-      Array.from({ length: opens }, (_, i) => open(token, `Client/${i % 5}`)),
-    );
+    const responses = await Promise.all(Array.from({ length: opens }, (_, i) => open(token, `Client/${i % 5}`)));
     expect(responses.every(({ response }) => response.status === 200)).toBe(true);
     expect(await openStats(messageId)).toEqual({ total_opens: opens, unique_opens: 5 });
-    const { rows } = await owner.query("select count(*)::int as n from tracking.open_events where message_id = $1", [messageId]);
+    const { rows } = await owner.query("select count(*)::int as n from tracking.open_events where message_id = $1", [
+      messageId,
+    ]);
     expect(rows[0].n).toBe(opens);
   });
 });

@@ -88,7 +88,11 @@ export class DatabaseCpuMeter {
 export function machineCpuSeconds(): { busy: number; total: number } | undefined {
   try {
     const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number) as number[];
     const busy = user! + nice! + system! + irq! + softirq! + steal!;
     return { busy: busy / TICKS_PER_SECOND, total: (busy + idle! + iowait!) / TICKS_PER_SECOND };
   } catch {

@@ -26,7 +26,9 @@ export function findPgbench(): string | undefined {
   const candidates: string[] = [];
   if (process.env.PGBENCH) candidates.push(process.env.PGBENCH);
   if (existsSync("/usr/lib/postgresql")) {
-    const versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync("/usr/lib/postgresql")
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`));
   }
   candidates.push("pgbench", EXTRACTED_PGBENCH);
@@ -40,7 +42,9 @@ export async function ensurePgbench(log: (line: string) => void): Promise<string
   log("[pgbench] not found; installing it with bench/install-pgbench.sh");
   await new Promise<void>((resolve, reject) => {
     const child = spawn("bash", [INSTALL_SCRIPT], { stdio: ["ignore", "inherit", "inherit"] });
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`bench/install-pgbench.sh failed (exit ${code})`))));
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`bench/install-pgbench.sh failed (exit ${code})`)),
+    );
   });
   const installed = findPgbench();
   if (!installed) throw new Error("pgbench is still missing after bench/install-pgbench.sh; set PGBENCH to its path.");
@@ -74,12 +78,19 @@ export async function runPgbench(options: PgbenchOptions): Promise<LoadMeasureme
     const url = new URL(options.url);
     const args = [
       "-n",
-      "-f", scriptFile,
-      "-c", String(options.clients),
-      "-j", "1",
-      "-M", options.protocol,
-      "-l", `--log-prefix=${path.join(workDirectory, "log")}`,
-      ...(options.transactionsPerClient ? ["-t", String(options.transactionsPerClient)] : ["-T", String(options.seconds)]),
+      "-f",
+      scriptFile,
+      "-c",
+      String(options.clients),
+      "-j",
+      "1",
+      "-M",
+      options.protocol,
+      "-l",
+      `--log-prefix=${path.join(workDirectory, "log")}`,
+      ...(options.transactionsPerClient
+        ? ["-t", String(options.transactionsPerClient)]
+        : ["-T", String(options.seconds)]),
       ...Object.entries(options.defines).flatMap(([name, value]) => ["-D", `${name}=${value}`]),
     ];
     const environment = {
@@ -91,14 +102,16 @@ export async function runPgbench(options: PgbenchOptions): Promise<LoadMeasureme
       PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
       PGAPPNAME: "prospectflow-bench-pgbench",
     };
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(options.binary, args, { env: environment, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-      child.once("exit", (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
-    });
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = spawn(options.binary, args, { env: environment, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+        child.once("exit", (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+      },
+    );
     const output = `${stdout}\n${stderr}`;
     const processed = /number of transactions actually processed: (\d+)/.exec(stdout);
     if (!processed) throw new Error(`pgbench failed (exit ${code}):\n${output.trim()}`);

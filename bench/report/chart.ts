@@ -1,7 +1,14 @@
 // The run's chart: throughput (log scale) and p99 latency per scenario and variant, drawn as
 // SVG by hand and rendered to PNG with @resvg/resvg-js (prebuilt binaries inside the npm package).
 import { Resvg } from "@resvg/resvg-js";
-import { TARGETS, VARIANTS, type BaselineSummaries, type CellSummary, type ScenarioSummary, type VariantId } from "./summary.ts";
+import {
+  TARGETS,
+  VARIANTS,
+  type BaselineSummaries,
+  type CellSummary,
+  type ScenarioSummary,
+  type VariantId,
+} from "./summary.ts";
 
 const COLOURS: Record<VariantId, string> = {
   a: "#1f77b4",
@@ -31,7 +38,12 @@ function niceStep(raw: number): number {
 
 const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-function groups(summaries: ScenarioSummary[], baseline: BaselineSummaries, pick: (cell: CellSummary) => number | undefined, variants: VariantId[]): Group[] {
+function groups(
+  summaries: ScenarioSummary[],
+  baseline: BaselineSummaries,
+  pick: (cell: CellSummary) => number | undefined,
+  variants: VariantId[],
+): Group[] {
   return summaries.map((s) => {
     const bars: Bar[] = variants.flatMap((variant) => {
       const cell = s.cells[variant];
@@ -61,27 +73,41 @@ function panel(options: {
   const left = 190;
   const right = 90;
   const plotWidth = options.width - left - right;
-  const values = options.groups.flatMap((g) => g.bars.map((b) => b.value)).filter((v): v is number => v !== undefined && v > 0);
+  const values = options.groups
+    .flatMap((g) => g.bars.map((b) => b.value))
+    .filter((v): v is number => v !== undefined && v > 0);
   const maxValue = Math.max(...values, options.targetLine?.value ?? 0, 1);
-  const minValue = options.scale === "log" ? Math.max(1, 10 ** Math.floor(Math.log10(Math.min(...values, maxValue)))) : 0;
+  const minValue =
+    options.scale === "log" ? Math.max(1, 10 ** Math.floor(Math.log10(Math.min(...values, maxValue)))) : 0;
   const linearStep = niceStep((maxValue * 1.05) / 5);
-  const maxScale = options.scale === "log" ? 10 ** Math.ceil(Math.log10(maxValue)) : Math.ceil((maxValue * 1.05) / linearStep) * linearStep;
+  const maxScale =
+    options.scale === "log"
+      ? 10 ** Math.ceil(Math.log10(maxValue))
+      : Math.ceil((maxValue * 1.05) / linearStep) * linearStep;
   const x = (value: number) =>
     options.scale === "log"
-      ? left + (plotWidth * (Math.log10(Math.max(value, minValue)) - Math.log10(minValue))) / (Math.log10(maxScale) - Math.log10(minValue))
+      ? left +
+        (plotWidth * (Math.log10(Math.max(value, minValue)) - Math.log10(minValue))) /
+          (Math.log10(maxScale) - Math.log10(minValue))
       : left + (plotWidth * value) / maxScale;
 
   const parts: string[] = [];
   let y = options.top + 44;
-  parts.push(`<text x="${left}" y="${options.top + 16}" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`);
+  parts.push(
+    `<text x="${left}" y="${options.top + 16}" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`,
+  );
   const plotTop = y;
   for (const group of options.groups) {
     const groupHeight = group.bars.length * barHeight;
-    parts.push(`<text x="${left - 8}" y="${y + groupHeight / 2 + 4}" font-size="12" text-anchor="end">${escapeXml(group.title)}</text>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y + groupHeight / 2 + 4}" font-size="12" text-anchor="end">${escapeXml(group.title)}</text>`,
+    );
     for (const bar of group.bars) {
       if (bar.value !== undefined && bar.value > 0) {
         const width = Math.max(1, x(bar.value) - left);
-        parts.push(`<rect x="${left}" y="${y + 1}" width="${width.toFixed(1)}" height="${barHeight - 2}" fill="${bar.colour}"/>`);
+        parts.push(
+          `<rect x="${left}" y="${y + 1}" width="${width.toFixed(1)}" height="${barHeight - 2}" fill="${bar.colour}"/>`,
+        );
         const text = bar.value >= 100 ? bar.value.toFixed(0) : bar.value.toFixed(1);
         parts.push(`<text x="${(left + width + 4).toFixed(1)}" y="${y + barHeight - 3}" font-size="10">${text}</text>`);
       }
@@ -93,23 +119,41 @@ function panel(options: {
   // Axis ticks.
   const ticks =
     options.scale === "log"
-      ? Array.from({ length: Math.round(Math.log10(maxScale) - Math.log10(minValue)) + 1 }, (_v, i) => minValue * 10 ** i)
+      ? Array.from(
+          { length: Math.round(Math.log10(maxScale) - Math.log10(minValue)) + 1 },
+          (_v, i) => minValue * 10 ** i,
+        )
       : Array.from({ length: Math.round(maxScale / linearStep) + 1 }, (_v, i) => linearStep * i);
   for (const tick of ticks) {
     const tx = x(tick);
-    parts.push(`<line x1="${tx.toFixed(1)}" y1="${plotTop - 4}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#ddd"/>`);
-    parts.push(`<text x="${tx.toFixed(1)}" y="${plotBottom + 14}" font-size="10" text-anchor="middle">${tick >= 1000 ? `${tick / 1000}k` : tick.toFixed(0)}</text>`);
+    parts.push(
+      `<line x1="${tx.toFixed(1)}" y1="${plotTop - 4}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#ddd"/>`,
+    );
+    parts.push(
+      `<text x="${tx.toFixed(1)}" y="${plotBottom + 14}" font-size="10" text-anchor="middle">${tick >= 1000 ? `${tick / 1000}k` : tick.toFixed(0)}</text>`,
+    );
   }
-  parts.push(`<text x="${left + plotWidth / 2}" y="${plotBottom + 30}" font-size="11" text-anchor="middle">${escapeXml(options.unit)}</text>`);
+  parts.push(
+    `<text x="${left + plotWidth / 2}" y="${plotBottom + 30}" font-size="11" text-anchor="middle">${escapeXml(options.unit)}</text>`,
+  );
   if (options.targetLine) {
     const tx = x(options.targetLine.value);
-    parts.push(`<line x1="${tx.toFixed(1)}" y1="${plotTop - 8}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#d62728" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${(tx + 4).toFixed(1)}" y="${plotTop - 10}" font-size="11" fill="#d62728">${escapeXml(options.targetLine.label)}</text>`);
+    parts.push(
+      `<line x1="${tx.toFixed(1)}" y1="${plotTop - 8}" x2="${tx.toFixed(1)}" y2="${plotBottom}" stroke="#d62728" stroke-dasharray="4 3"/>`,
+    );
+    parts.push(
+      `<text x="${(tx + 4).toFixed(1)}" y="${plotTop - 10}" font-size="11" fill="#d62728">${escapeXml(options.targetLine.label)}</text>`,
+    );
   }
   return { svg: parts.join("\n"), height: plotBottom + 40 - options.top };
 }
 
-export function chartSvg(input: { title: string; subtitle: string; summaries: ScenarioSummary[]; baseline: BaselineSummaries }): string {
+export function chartSvg(input: {
+  title: string;
+  subtitle: string;
+  summaries: ScenarioSummary[];
+  baseline: BaselineSummaries;
+}): string {
   const width = 900;
   const throughput = panel({
     top: 60,
@@ -154,6 +198,9 @@ export function chartSvg(input: { title: string; subtitle: string; summaries: Sc
 
 /** PNG bytes of an SVG (system fonts; without any, the bars still render but not the text). */
 export function svgToPng(svg: string): Buffer {
-  const resvg = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: 1.5 } });
+  const resvg = new Resvg(svg, {
+    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
+    fitTo: { mode: "zoom", value: 1.5 },
+  });
   return resvg.render().asPng();
 }

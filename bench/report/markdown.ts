@@ -1,7 +1,15 @@
 // The run's report as markdown: the table (requests/s, p50, p99, errors, server peak RSS), the
 // ratios, the targets, and how it was measured.
 import type { Scenario } from "../scenarios.ts";
-import { TARGETS, VARIANTS, type BaselineSummaries, type CellSummary, type ScenarioSummary, type Verdict, type VariantId } from "./summary.ts";
+import {
+  TARGETS,
+  VARIANTS,
+  type BaselineSummaries,
+  type CellSummary,
+  type ScenarioSummary,
+  type Verdict,
+  type VariantId,
+} from "./summary.ts";
 
 export interface ReportInput {
   title: string;
@@ -20,8 +28,11 @@ export interface ReportInput {
 }
 
 const number = (value: number | undefined, digits = 0) =>
-  value === undefined || Number.isNaN(value) ? "–" : value.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ms = (value: number | undefined) => (value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1));
+  value === undefined || Number.isNaN(value)
+    ? "–"
+    : value.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (value: number | undefined) =>
+  value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1);
 const mib = (bytes: number | undefined) => (bytes === undefined ? "–" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
 const ratio = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
 /** Three decimals, so that a value just under a target never prints as the target. */
@@ -80,7 +91,16 @@ export function ratiosTable(summaries: ScenarioSummary[]): string {
 export function verdictTable(verdicts: Verdict[]): string {
   const rows = ["| target | scenario | measured | goal | |", "| --- | --- | ---: | --- | --- |"];
   for (const v of verdicts) {
-    const value = v.value === undefined ? "–" : v.target.startsWith("p99") ? `${ms(v.value)} ms` : v.target.startsWith("Pixel") ? number(v.value) : v.target.startsWith("Zero") ? String(v.value) : precise(v.value);
+    const value =
+      v.value === undefined
+        ? "–"
+        : v.target.startsWith("p99")
+          ? `${ms(v.value)} ms`
+          : v.target.startsWith("Pixel")
+            ? number(v.value)
+            : v.target.startsWith("Zero")
+              ? String(v.value)
+              : precise(v.value);
     rows.push(`| ${v.target} | ${v.scenario ?? ""} | ${value} | ${v.goal} | ${mark(v.met)} |`);
   }
   return rows.join("\n");

@@ -60,10 +60,12 @@ export interface CellSummary extends CellKey {
 }
 
 const medianOf = (rounds: RoundMeasurement[], pick: (r: RoundMeasurement) => number | undefined) =>
-  median(rounds.flatMap((r) => {
-    const value = pick(r);
-    return value === undefined ? [] : [value];
-  }));
+  median(
+    rounds.flatMap((r) => {
+      const value = pick(r);
+      return value === undefined ? [] : [value];
+    }),
+  );
 
 export function summariseCell(cell: Cell): CellSummary {
   const lost = cell.rounds.map((r) => r.lostOpens).filter((v): v is number => v !== undefined);
@@ -150,7 +152,11 @@ export function summariseScenario(cells: Cell[], scenario: ScenarioId, kind: Sce
   }
   const ratios: ScenarioSummary["ratios"] = {};
   const ranges: ScenarioSummary["ranges"] = {};
-  for (const [name, other] of [["ab", "b"], ["ac", "c"], ["ad", "d"]] as const) {
+  for (const [name, other] of [
+    ["ab", "b"],
+    ["ac", "c"],
+    ["ad", "d"],
+  ] as const) {
     const perRound = roundRatios(at("a"), at(other));
     const value = median(perRound);
     if (value !== undefined) {
@@ -175,9 +181,14 @@ export function smallOrganisationRatio(cells: Cell[], variant: VariantId = "a"):
   );
 }
 
-export function verdicts(scenarios: ScenarioSummary[], smallRatio: number | undefined, targets: Targets = TARGETS): Verdict[] {
+export function verdicts(
+  scenarios: ScenarioSummary[],
+  smallRatio: number | undefined,
+  targets: Targets = TARGETS,
+): Verdict[] {
   const list: Verdict[] = [];
-  const check = (value: number | undefined, ok: (v: number) => boolean) => (value === undefined ? undefined : ok(value));
+  const check = (value: number | undefined, ok: (v: number) => boolean) =>
+    value === undefined ? undefined : ok(value);
   for (const s of scenarios) {
     if (s.ratios.ab !== undefined || s.kind !== "pixel") {
       list.push({

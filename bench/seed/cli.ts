@@ -35,7 +35,9 @@ async function main(): Promise<number> {
       log: (line) => process.stdout.write(`${line}\n`),
     });
     const total = Object.values(seed.rows).reduce((a, b) => a + b, 0);
-    process.stdout.write(`${preset.name}: ${total.toLocaleString("en-GB")} rows, ${seed.pixelTokens.toLocaleString("en-GB")} pixel tokens of the last 7 days\n`);
+    process.stdout.write(
+      `${preset.name}: ${total.toLocaleString("en-GB")} rows, ${seed.pixelTokens.toLocaleString("en-GB")} pixel tokens of the last 7 days\n`,
+    );
     return 0;
   } finally {
     await cluster.database.stop();

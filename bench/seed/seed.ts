@@ -41,7 +41,10 @@ export function readSeedPhases(file = SEED_SQL): SeedPhase[] {
 
 function rowsOf(result: pg.QueryResult | pg.QueryResult[]): number {
   const results = Array.isArray(result) ? result : [result];
-  return results.reduce((total, r) => total + (r.command === "INSERT" || r.command === "SELECT" ? (r.rowCount ?? 0) : 0), 0);
+  return results.reduce(
+    (total, r) => total + (r.command === "INSERT" || r.command === "SELECT" ? (r.rowCount ?? 0) : 0),
+    0,
+  );
 }
 
 export async function seedDatabase(
@@ -67,7 +70,9 @@ export async function seedDatabase(
     // validating join per key, one sorted build per index: several times faster than row by row).
     const before = await constraintsAndIndexes(client);
     await dropForBulkLoad(client, before);
-    log(`[seed]   - ${"foreign keys and indexes off".padEnd(28)} ${String(before.foreignKeys.length + before.indexes.length).padStart(11)} objects`);
+    log(
+      `[seed]   - ${"foreign keys and indexes off".padEnd(28)} ${String(before.foreignKeys.length + before.indexes.length).padStart(11)} objects`,
+    );
     await client.query(
       `create temp table bench_preset on commit drop as
        select $1::integer as organisations, $2::integer as large, $3::integer as large_people`,
@@ -121,9 +126,20 @@ export async function seedDatabase(
     await client.query(
       `insert into bench.seed_info (preset, fingerprint, seconds, rows, pixel_tokens, phases)
        values ($1, $2, $3, $4, $5, $6)`,
-      [preset.name, fingerprint, summary.seconds, JSON.stringify(summary.rows), summary.pixelTokens, JSON.stringify(summary.phases)],
+      [
+        preset.name,
+        fingerprint,
+        summary.seconds,
+        JSON.stringify(summary.rows),
+        summary.pixelTokens,
+        JSON.stringify(summary.phases),
+      ],
     );
-    log(`[seed] done: ${Object.values(summary.rows).reduce((a, b) => a + b, 0).toLocaleString("en-GB")} rows in ${summary.seconds.toFixed(0)} s`);
+    log(
+      `[seed] done: ${Object.values(summary.rows)
+        .reduce((a, b) => a + b, 0)
+        .toLocaleString("en-GB")} rows in ${summary.seconds.toFixed(0)} s`,
+    );
     return summary;
   } finally {
     await client.end();
@@ -177,12 +193,14 @@ async function dropForBulkLoad(client: pg.Client, objects: SchemaObjects): Promi
 async function rebuildAfterBulkLoad(client: pg.Client, objects: SchemaObjects): Promise<void> {
   for (const index of objects.indexes) {
     await client.query(index.definition);
-    if (index.comment !== null) await client.query(`comment on index ${index.name} is ${client.escapeLiteral(index.comment)}`);
+    if (index.comment !== null)
+      await client.query(`comment on index ${index.name} is ${client.escapeLiteral(index.comment)}`);
   }
   for (const fk of objects.foreignKeys) {
     const name = client.escapeIdentifier(fk.name);
     await client.query(`alter table ${fk.table} add constraint ${name} ${fk.definition}`);
-    if (fk.comment !== null) await client.query(`comment on constraint ${name} on ${fk.table} is ${client.escapeLiteral(fk.comment)}`);
+    if (fk.comment !== null)
+      await client.query(`comment on constraint ${name} on ${fk.table} is ${client.escapeLiteral(fk.comment)}`);
   }
 }
 

@@ -36,6 +36,9 @@ declare module "autocannon" {
 
   export type Tracker = EventEmitter;
 
-  function autocannon(options: AutocannonOptions, callback: (error: Error | null, result: AutocannonResult) => void): Tracker;
+  function autocannon(
+    options: AutocannonOptions,
+    callback: (error: Error | null, result: AutocannonResult) => void,
+  ): Tracker;
   export default autocannon;
 }

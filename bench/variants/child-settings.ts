@@ -19,10 +19,13 @@ export const CHILD_ENV = {
   statementTimeoutMs: "BENCH_CHILD_STATEMENT_TIMEOUT_MS",
 } as const;
 
-export function childServerSettings(environment: Record<string, string | undefined> = process.env): ChildServerSettings {
+export function childServerSettings(
+  environment: Record<string, string | undefined> = process.env,
+): ChildServerSettings {
   const read = (name: string): string => {
     const value = environment[name];
-    if (value === undefined || value === "") throw new Error(`${name} is not set (this server is started by bench/run.ts)`);
+    if (value === undefined || value === "")
+      throw new Error(`${name} is not set (this server is started by bench/run.ts)`);
     return value;
   };
   return {

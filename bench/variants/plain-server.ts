@@ -47,7 +47,13 @@ app.post("/sql/:scenario", async (req, res) => {
     await client.query({
       name: "tenant",
       text: TENANT_SETTINGS_SQL,
-      values: [VISITOR_ROLE, claims.organisationId, claims.userId, claims.sessionId ?? "", String(settings.statementTimeoutMs)],
+      values: [
+        VISITOR_ROLE,
+        claims.organisationId,
+        claims.userId,
+        claims.sessionId ?? "",
+        String(settings.statementTimeoutMs),
+      ],
     });
     const { rows } = await client.query<{ result: unknown }>({
       name: String(req.params.scenario),

@@ -25,9 +25,14 @@ declare global {
 const TENANT_SCHEMAS = new Set(["iam", "crm", "outreach", "tracking"]);
 
 /** The explicit filter each tenant table gets, given the alias and the organisation placeholder. */
-function tenantFilterFor(schema: string, table: string, columns: string[]): ((alias: SQL, organisation: SQL) => SQL) | undefined {
+function tenantFilterFor(
+  schema: string,
+  table: string,
+  columns: string[],
+): ((alias: SQL, organisation: SQL) => SQL) | undefined {
   if (!TENANT_SCHEMAS.has(schema)) return undefined;
-  if (columns.includes("organisation_id")) return (alias, organisation) => sql`${alias}.organisation_id = ${organisation}`;
+  if (columns.includes("organisation_id"))
+    return (alias, organisation) => sql`${alias}.organisation_id = ${organisation}`;
   if (schema === "iam" && table === "organisations") return (alias, organisation) => sql`${alias}.id = ${organisation}`;
   if (schema === "iam" && table === "users") {
     // The visitor's policy shows colleagues only; say the same explicitly.

@@ -18,7 +18,9 @@ const pool = new pg.Pool({
   application_name: "prospectflow-bench-rls-bypass",
 });
 pool.on("error", (error) => logger.warn({ err: error }, "idle database connection failed"));
-const pgl = postgraphile(createRlsBypassPreset({ pool, statementTimeoutMs: settings.statementTimeoutMs, jwtSecret: settings.jwtSecret }));
+const pgl = postgraphile(
+  createRlsBypassPreset({ pool, statementTimeoutMs: settings.statementTimeoutMs, jwtSecret: settings.jwtSecret }),
+);
 await pgl.getSchema();
 const server = await createHttpServer({
   pgl,

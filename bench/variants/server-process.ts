@@ -67,7 +67,10 @@ export async function startServerProcess(options: {
       child.kill("SIGKILL");
       throw new Error(`${options.name} did not answer ${options.readyPath} within the time limit:\n${output.trim()}`);
     }
-    ready = await fetch(`${url}${options.readyPath}`).then((r) => r.ok, () => false);
+    ready = await fetch(`${url}${options.readyPath}`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ready) await new Promise((resolve) => setTimeout(resolve, 200));
   }
 

@@ -19,9 +19,7 @@ export interface TokenClaims {
 /** Why a token was refused; sent to the client as `extensions.reason`. */
 export type TokenRejection = "malformed" | "expired" | "invalid_signature" | "invalid_claims";
 
-export type VerifyResult =
-  | { ok: true; claims: TokenClaims }
-  | { ok: false; reason: TokenRejection; message: string };
+export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenRejection; message: string };
 
 let cachedSecretKey: { secret: string; key: KeyObject } | undefined;
 
@@ -30,14 +28,16 @@ let cachedSecretKey: { secret: string; key: KeyObject } | undefined;
  * every call (first trying it as a public key, which throws), about 20 µs of each request.
  */
 function secretKey(secret: string): KeyObject {
-  if (cachedSecretKey?.secret !== secret) cachedSecretKey = { secret, key: createSecretKey(Buffer.from(secret, "utf8")) };
+  if (cachedSecretKey?.secret !== secret)
+    cachedSecretKey = { secret, key: createSecretKey(Buffer.from(secret, "utf8")) };
   return cachedSecretKey.key;
 }
 
 export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: number): string {
-  const payload = claims.sessionId === undefined
-    ? { organisation_id: claims.organisationId }
-    : { organisation_id: claims.organisationId, sid: claims.sessionId };
+  const payload =
+    claims.sessionId === undefined
+      ? { organisation_id: claims.organisationId }
+      : { organisation_id: claims.organisationId, sid: claims.sessionId };
   return jwt.sign(payload, secretKey(secret), {
     algorithm: ALGORITHM,
     subject: claims.userId,
@@ -60,7 +60,8 @@ export function verifyToken(token: string, secret: string): VerifyResult {
       return { ok: false, reason: "expired", message: "The token has expired; sign in again." };
     }
     if (error instanceof jwt.JsonWebTokenError) {
-      const malformed = ["jwt malformed", "invalid token", "jwt must be provided"].includes(error.message) ||
+      const malformed =
+        ["jwt malformed", "invalid token", "jwt must be provided"].includes(error.message) ||
         error.message.startsWith("Unexpected token") ||
         error.message.includes("JSON");
       return malformed

@@ -26,7 +26,11 @@ With --daily-at, keeps running and takes one backup every day at that UTC time.`
 function parseCommandLine(argv: string[]): { mode: BackupMode; dailyAt: string | undefined } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { "daily-at": { type: "string" }, help: { type: "boolean", short: "h" } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { "daily-at": { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -73,7 +77,9 @@ async function main(): Promise<number> {
     await backupOnce(config, ownerUrl, mode, logger);
     return 0;
   }
-  process.stdout.write(`Daily ${mode} backups of ${redact(ownerUrl)} at ${dailyAt} UTC into ${config.backup.directory}\n`);
+  process.stdout.write(
+    `Daily ${mode} backups of ${redact(ownerUrl)} at ${dailyAt} UTC into ${config.backup.directory}\n`,
+  );
   // `docker compose stop` sends SIGTERM: stop waiting (or let the running backup finish) and exit 0.
   const stop = new AbortController();
   process.once("SIGTERM", () => stop.abort());

@@ -19,7 +19,9 @@ async function main(): Promise<number> {
   try {
     const { rootUrl } = database.urls;
     if (rootUrl === undefined) {
-      process.stderr.write("npm run docs needs ROOT_DATABASE_URL (or the embedded database) to create a scratch database.\n");
+      process.stderr.write(
+        "npm run docs needs ROOT_DATABASE_URL (or the embedded database) to create a scratch database.\n",
+      );
       return 1;
     }
     const scratch = `${databaseNameOf(database.urls.ownerUrl)}_docs`;
@@ -44,7 +46,9 @@ async function main(): Promise<number> {
       await mkdir(path.dirname(ERD_PATH), { recursive: true });
       await writeFile(ERD_PATH, docs.erd);
       await writeFile(SCHEMA_PATH, docs.schema);
-      process.stdout.write(`wrote ${path.relative(process.cwd(), ERD_PATH)} and ${path.relative(process.cwd(), SCHEMA_PATH)}\n`);
+      process.stdout.write(
+        `wrote ${path.relative(process.cwd(), ERD_PATH)} and ${path.relative(process.cwd(), SCHEMA_PATH)}\n`,
+      );
       return 0;
     } finally {
       await dropScratch();

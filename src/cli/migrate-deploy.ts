@@ -13,7 +13,9 @@ import { databaseStepFailed, DatabaseUnavailableError } from "../ops/database-fa
 async function main(): Promise<number> {
   const config = loadConfig(process.env, "maintenance");
   if (config.database.kind !== "external") {
-    throw new ConfigError("migrate-deploy needs DATABASE_URL and AUTH_DATABASE_URL (and ROOT_DATABASE_URL to create them).");
+    throw new ConfigError(
+      "migrate-deploy needs DATABASE_URL and AUTH_DATABASE_URL (and ROOT_DATABASE_URL to create them).",
+    );
   }
   const logger = createLogger(config.logLevel);
   const { rootUrl, authenticatorUrl, shadowUrl } = config.database;
@@ -37,7 +39,9 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     const known = error instanceof ConfigError || error instanceof DatabaseUnavailableError;
-    process.stderr.write(known ? `${(error as Error).message}\n` : `migrate-deploy failed: ${(error as Error).message}\n`);
+    process.stderr.write(
+      known ? `${(error as Error).message}\n` : `migrate-deploy failed: ${(error as Error).message}\n`,
+    );
     process.exit(1);
   },
 );

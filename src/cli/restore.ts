@@ -53,9 +53,13 @@ async function main(): Promise<number> {
   const rows = Object.values(result.rowCounts).reduce((sum, count) => sum + count, 0);
   process.stdout.write(
     `Restored ${file} into ${result.database}: ${Object.keys(result.rowCounts).length} tables, ${rows} rows` +
-      (result.checkedAgainstManifest ? ", row counts match the backup's manifest" : " (no manifest: row counts not compared)") +
+      (result.checkedAgainstManifest
+        ? ", row counts match the backup's manifest"
+        : " (no manifest: row counts not compared)") +
       ".\n" +
-      (result.safetyBackup ? `The database as it was before: ${result.safetyBackup}\n` : "There was no database to keep a copy of.\n"),
+      (result.safetyBackup
+        ? `The database as it was before: ${result.safetyBackup}\n`
+        : "There was no database to keep a copy of.\n"),
   );
   return 0;
 }

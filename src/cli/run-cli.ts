@@ -95,7 +95,8 @@ export function exitAsOpsCommand(main: () => Promise<number>, usage: string, act
         process.stderr.write(`${error.message}\n\n${usage}\n`);
         process.exit(2);
       }
-      const known = error instanceof ConfigError || error instanceof OpsError || error instanceof DatabaseUnavailableError;
+      const known =
+        error instanceof ConfigError || error instanceof OpsError || error instanceof DatabaseUnavailableError;
       process.stderr.write(`${action} failed: ${known ? (error as Error).message : String(error)}\n`);
       process.exit(1);
     },

@@ -22,7 +22,9 @@ Creates an organisation (with a unique slug) and its owner, as sign-up does. Wit
       const { rows } = await client.query<{ slug: string }>("select slug from iam.organisations where id = $1", [
         grants[0]!.organisation_id,
       ]);
-      process.stdout.write(`Created organisation "${values.name}" (slug: ${rows[0]!.slug}) owned by ${values["owner-email"]}.\n`);
+      process.stdout.write(
+        `Created organisation "${values.name}" (slug: ${rows[0]!.slug}) owned by ${values["owner-email"]}.\n`,
+      );
       if (values["owner-password"] === undefined) process.stdout.write(`Owner's password: ${password}\n`);
     } finally {
       await client.end();

@@ -14,7 +14,9 @@ other organisation, in one transaction; keeps a deletion record (no personal dat
     const client = new pg.Client({ connectionString: database.urls.ownerUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ id: string }>("select id from iam.organisations where slug = $1", [values.org]);
+      const { rows } = await client.query<{ id: string }>("select id from iam.organisations where slug = $1", [
+        values.org,
+      ]);
       if (!rows[0]) throw new CommandError(`No organisation with the slug "${values.org}".`);
       const result = await client.query<{ receipt: { rowsRemoved: Record<string, number> } }>(
         "select app_hidden.delete_organisation_data($1, null) as receipt",

@@ -20,7 +20,9 @@ Creates a user who can sign in, and optionally adds them to an organisation with
       throw new CommandError("--org and --role go together.");
     }
     if (values.role !== undefined && (!ROLES.includes(values.role) || values.role === "owner")) {
-      throw new CommandError("--role must be admin, member or viewer (an organisation's owner comes with tenant:create).");
+      throw new CommandError(
+        "--role must be admin, member or viewer (an organisation's owner comes with tenant:create).",
+      );
     }
     const client = new pg.Client({ connectionString: database.urls.ownerUrl });
     await client.connect();
@@ -29,7 +31,9 @@ Creates a user who can sign in, and optionally adds them to an organisation with
       await client.query("select app_hidden.check_password($1, $2)", [values.password, values.email]);
       const existing = await client.query("select 1 from iam.users where email = $1::citext", [values.email]);
       if (existing.rowCount) throw new CommandError(`A user with the email ${values.email} already exists.`);
-      const { rows } = await client.query<{ id: string }>("insert into iam.users (email) values ($1) returning id", [values.email]);
+      const { rows } = await client.query<{ id: string }>("insert into iam.users (email) values ($1) returning id", [
+        values.email,
+      ]);
       await client.query("select app_hidden.set_password($1, $2)", [rows[0]!.id, values.password]);
       if (values.org !== undefined) {
         const added = await client.query(

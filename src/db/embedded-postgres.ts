@@ -67,7 +67,11 @@ async function loadBinaries(): Promise<Binaries> {
  * checkout under a mode-700 folder (e.g. /root) hides node_modules from it: then the package's
  * native folder is copied once to /var/tmp (atomically, keyed by its path and version).
  */
-async function reachableBinaries(binaries: Binaries, owner: ProcessOwner | undefined, logger: Logger): Promise<Binaries> {
+async function reachableBinaries(
+  binaries: Binaries,
+  owner: ProcessOwner | undefined,
+  logger: Logger,
+): Promise<Binaries> {
   const nativeDirectory = path.dirname(path.dirname(binaries.initdb));
   if (owner === undefined || (await isTraversableByOthers(nativeDirectory))) return binaries;
   const packageJson = JSON.parse(await fs.readFile(path.join(nativeDirectory, "..", "package.json"), "utf8")) as {
@@ -76,7 +80,10 @@ async function reachableBinaries(binaries: Binaries, owner: ProcessOwner | undef
   const digest = createHash("sha256").update(`${nativeDirectory}@${packageJson.version}`).digest("hex").slice(0, 12);
   const copy = path.join("/var/tmp", `prospectflow-postgres-binaries-${digest}`);
   if (!existsSync(path.join(copy, "bin", "initdb"))) {
-    logger.warn({ from: nativeDirectory, to: copy }, "the postgres system user cannot reach node_modules; copying the PostgreSQL binaries");
+    logger.warn(
+      { from: nativeDirectory, to: copy },
+      "the postgres system user cannot reach node_modules; copying the PostgreSQL binaries",
+    );
     const staging = `${copy}.${process.pid}.tmp`;
     await fs.rm(staging, { recursive: true, force: true });
     await fs.cp(nativeDirectory, staging, { recursive: true, verbatimSymlinks: true });
@@ -185,12 +192,7 @@ export async function findFreePort(): Promise<number> {
   throw new EmbeddedPostgresError("Could not find a free TCP port for the embedded PostgreSQL.");
 }
 
-async function run(
-  binary: string,
-  args: string[],
-  owner: ProcessOwner | undefined,
-  what: string,
-): Promise<string> {
+async function run(binary: string, args: string[], owner: ProcessOwner | undefined, what: string): Promise<string> {
   try {
     const { stdout, stderr } = await execFileAsync(binary, args, {
       ...(owner ?? {}),
@@ -200,9 +202,7 @@ async function run(
     return `${stdout}${stderr}`;
   } catch (error) {
     const output = error as { stdout?: string; stderr?: string; message: string };
-    throw new EmbeddedPostgresError(
-      `${what} failed: ${(output.stderr || output.stdout || output.message).trim()}`,
-    );
+    throw new EmbeddedPostgresError(`${what} failed: ${(output.stderr || output.stdout || output.message).trim()}`);
   }
 }
 
@@ -247,8 +247,7 @@ export async function startEmbeddedPostgres(options: {
   const { logger } = options;
   const owner = await processOwner();
   const binaries = await reachableBinaries(await loadBinaries(), owner, logger);
-  const clusterDirectory =
-    options.clusterDirectory ?? (await chooseClusterDirectory(options.dataDir, owner, logger));
+  const clusterDirectory = options.clusterDirectory ?? (await chooseClusterDirectory(options.dataDir, owner, logger));
 
   const runningPort = await runningPostmasterPort(clusterDirectory);
   if (runningPort !== undefined) {
@@ -303,7 +302,12 @@ export async function stopClusterImmediately(clusterDirectory: string): Promise<
   if ((await runningPostmasterPort(clusterDirectory)) === undefined) return;
   const owner = await processOwner();
   const binaries = await reachableBinaries(await loadBinaries(), owner, createSilentLogger());
-  await run(binaries.pg_ctl, ["stop", "--wait", "--mode=immediate", `--pgdata=${clusterDirectory}`], owner, "Stopping a stale PostgreSQL");
+  await run(
+    binaries.pg_ctl,
+    ["stop", "--wait", "--mode=immediate", `--pgdata=${clusterDirectory}`],
+    owner,
+    "Stopping a stale PostgreSQL",
+  );
 }
 
 function createSilentLogger(): Logger {

@@ -26,10 +26,7 @@ async function roleExists(client: pg.Client, role: string): Promise<boolean> {
   return rowCount === 1;
 }
 
-export async function prepareRolesAndDatabase(
-  urls: DatabaseUrls & { rootUrl: string },
-  logger: Logger,
-): Promise<void> {
+export async function prepareRolesAndDatabase(urls: DatabaseUrls & { rootUrl: string }, logger: Logger): Promise<void> {
   const owner = userNameOf(urls.ownerUrl);
   const authenticator = userNameOf(urls.authenticatorUrl);
   const database = databaseNameOf(urls.ownerUrl);
@@ -58,9 +55,7 @@ export async function prepareRolesAndDatabase(
     }
     // The authenticator may switch to the visitor or anonymous role per request; the owner may
     // too, so that RLS test scripts run as the owner can act as a member of an organisation.
-    await client.query(
-      `grant ${id(VISITOR_ROLE)}, ${id(ANONYMOUS_ROLE)} to ${id(authenticator)}, ${id(owner)}`,
-    );
+    await client.query(`grant ${id(VISITOR_ROLE)}, ${id(ANONYMOUS_ROLE)} to ${id(authenticator)}, ${id(owner)}`);
 
     const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [database]);
     if (rowCount === 0) {

@@ -84,11 +84,16 @@ export async function generateErd(client: pg.Client | pg.Pool): Promise<string> 
     const schemaTables = tables.filter((t) => t.schema === schema);
     if (schemaTables.length === 0) continue;
     const schemaRelations = relations.filter(
-      (r) => r.schema === schema && !(r.referencedTable === "organisations" && r.columns.join() === "organisation_id" && schema !== "iam"),
+      (r) =>
+        r.schema === schema &&
+        !(r.referencedTable === "organisations" && r.columns.join() === "organisation_id" && schema !== "iam"),
     );
     lines.push("", `## ${schema}`, "", "```mermaid", "erDiagram");
     for (const relation of schemaRelations) {
-      const parent = relation.referencedSchema === schema ? entity(relation.referencedTable) : entity(`${relation.referencedSchema}_${relation.referencedTable}`);
+      const parent =
+        relation.referencedSchema === schema
+          ? entity(relation.referencedTable)
+          : entity(`${relation.referencedSchema}_${relation.referencedTable}`);
       const cardinality = relation.optional ? "|o--o{" : "||--o{";
       const label = relation.columns.filter((c) => c !== "organisation_id").join(", ") || relation.columns.join(", ");
       lines.push(`    ${parent} ${cardinality} ${entity(relation.table)} : "${label}"`);
@@ -96,7 +101,9 @@ export async function generateErd(client: pg.Client | pg.Pool): Promise<string> 
     for (const table of schemaTables) {
       lines.push(`    ${entity(table.table)} {`);
       for (const column of columns.filter((c) => c.schema === schema && c.table === table.table)) {
-        lines.push(`        ${shortType(column.type)} ${column.column}${column.keys.length ? ` ${column.keys.join(",")}` : ""}`);
+        lines.push(
+          `        ${shortType(column.type)} ${column.column}${column.keys.length ? ` ${column.keys.join(",")}` : ""}`,
+        );
       }
       lines.push("    }");
     }

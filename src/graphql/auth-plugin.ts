@@ -35,7 +35,8 @@ export function createAuthPlugin(options: AuthPluginOptions): GraphileConfig.Plu
   return extendSchema((build) => {
     const executor = build.input.pgRegistry.pgExecutors.main!;
     /** Calls one of the session-granting functions with the field's input, in a transaction. */
-    const grantFrom = (sql: string, values: (input: Input) => unknown[]) =>
+    const grantFrom =
+      (sql: string, values: (input: Input) => unknown[]) =>
       (_: unknown, fieldArgs: { getRaw(path: string): unknown }) => {
         const $input = fieldArgs.getRaw("input") as Parameters<typeof sideEffectWithPgClientTransaction>[1];
         const $grant = sideEffectWithPgClientTransaction(executor, $input, async (pgClient, input) => {
@@ -47,7 +48,9 @@ export function createAuthPlugin(options: AuthPluginOptions): GraphileConfig.Plu
 
     return {
       typeDefs: /* GraphQL */ `
-        """A signed-in session. Send the token as the header \`Authorization: Bearer <token>\`."""
+        """
+        A signed-in session. Send the token as the header \`Authorization: Bearer <token>\`.
+        """
         type AuthPayload {
           token: String!
           userId: UUID!
@@ -56,25 +59,35 @@ export function createAuthPlugin(options: AuthPluginOptions): GraphileConfig.Plu
         }
         input RegisterInput {
           email: String!
-          """At least 10 characters, mixing letters with digits or symbols."""
+          """
+          At least 10 characters, mixing letters with digits or symbols.
+          """
           password: String!
           organisationName: String!
         }
         input LoginInput {
           email: String!
           password: String!
-          """The organisation's slug; needed only when you belong to several."""
+          """
+          The organisation's slug; needed only when you belong to several.
+          """
           organisation: String
         }
         input SwitchOrganisationInput {
           organisationId: UUID!
         }
         extend type Mutation {
-          """Creates your account and a new organisation you own, and signs you in."""
+          """
+          Creates your account and a new organisation you own, and signs you in.
+          """
           register(input: RegisterInput!): AuthPayload
-          """Signs you in to one of your organisations. A wrong email and a wrong password get the same answer."""
+          """
+          Signs you in to one of your organisations. A wrong email and a wrong password get the same answer.
+          """
           login(input: LoginInput!): AuthPayload
-          """Signs you in to another organisation you belong to."""
+          """
+          Signs you in to another organisation you belong to.
+          """
           switchOrganisation(input: SwitchOrganisationInput!): AuthPayload
         }
       `,

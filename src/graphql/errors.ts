@@ -72,10 +72,22 @@ const INVALID_INPUT_STATES = new Set([
 ]);
 
 const CONNECTION_ERRORS = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "53300",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "57P01",
+  "57P03",
+  "53300",
   // Class 08, connection exceptions; PgBouncer reports query_wait_timeout, query_timeout and
   // server_login_retry as 08P01.
-  "08000", "08001", "08003", "08004", "08006", "08P01",
+  "08000",
+  "08001",
+  "08003",
+  "08004",
+  "08006",
+  "08P01",
 ]);
 
 function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | undefined {
@@ -122,11 +134,11 @@ function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | un
           ? ` (${column} is required)`
           : state === "22023"
             ? `: ${message.replace(/^Invalid input:\s*/, "")}`
-          : state === "22P02" || state === "22007" || state === "22008" || state === "22003"
-            ? `: ${message.replace(/"[^"]*"/g, "value")}`
-            : state === "22001"
-              ? ": a value is too long"
-              : "";
+            : state === "22P02" || state === "22007" || state === "22008" || state === "22003"
+              ? `: ${message.replace(/"[^"]*"/g, "value")}`
+              : state === "22001"
+                ? ": a value is too long"
+                : "";
     return { code: ErrorCode.INVALID_INPUT, message: `Invalid input${detail}.` };
   }
   return undefined;
@@ -140,8 +152,8 @@ function* causes(error: unknown): Generator<DatabaseErrorFields> {
   let current: unknown = error;
   for (let depth = 0; current != null && typeof current === "object" && depth < 5; depth++) {
     yield current as DatabaseErrorFields;
-    const next = (current as { originalError?: unknown; cause?: unknown }).originalError ??
-      (current as { cause?: unknown }).cause;
+    const next =
+      (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
     if (next === current) break;
     current = next;
   }

@@ -36,7 +36,9 @@ export const RequestErrorCodesPlugin: GraphileConfig.Plugin = {
           return { ...result, json: withCodes(result.json as ErrorBody) as never };
         }
         if (result.type === "buffer" && result.buffer.subarray(0, ERRORS_ONLY.length).equals(ERRORS_ONLY)) {
-          const buffer = Buffer.from(JSON.stringify(withCodes(JSON.parse(result.buffer.toString("utf8")) as ErrorBody)));
+          const buffer = Buffer.from(
+            JSON.stringify(withCodes(JSON.parse(result.buffer.toString("utf8")) as ErrorBody)),
+          );
           return { ...result, buffer, headers: { ...result.headers, "content-length": String(buffer.length) } };
         }
         return result;

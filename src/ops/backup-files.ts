@@ -62,8 +62,15 @@ export async function readManifest(dumpPath: string): Promise<BackupManifest | u
     throw error;
   }
   const manifest = JSON.parse(text) as Partial<BackupManifest>;
-  if (manifest.format !== "prospectflow-backup/1" || typeof manifest.sha256 !== "string" || typeof manifest.rowCounts !== "object") {
-    throw new OpsError("DUMP_DAMAGED", `${manifestPathFor(dumpPath)} is not a backup manifest this version understands.`);
+  if (
+    manifest.format !== "prospectflow-backup/1" ||
+    typeof manifest.sha256 !== "string" ||
+    typeof manifest.rowCounts !== "object"
+  ) {
+    throw new OpsError(
+      "DUMP_DAMAGED",
+      `${manifestPathFor(dumpPath)} is not a backup manifest this version understands.`,
+    );
   }
   return manifest as BackupManifest;
 }
@@ -117,7 +124,9 @@ export async function verifyDumpFile(pgRestore: string, file: string): Promise<D
     await runTool(pgRestore, ["--file=/dev/null", file]);
   } catch (error) {
     if (error instanceof OpsError) throw error;
-    throw new OpsError("DUMP_DAMAGED", `${file} is damaged or unreadable: ${(error as Error).message}`, { cause: error });
+    throw new OpsError("DUMP_DAMAGED", `${file} is damaged or unreadable: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return parseTableOfContents(list);
 }

@@ -17,7 +17,13 @@ import {
 } from "./backup-files.ts";
 import { databaseStepFailed } from "./database-failures.ts";
 import { OpsError } from "./ops-error.ts";
-import { assertCanDump, connectionArguments, runTool, serverMajorVersion, type PostgresTools } from "./postgres-tools.ts";
+import {
+  assertCanDump,
+  connectionArguments,
+  runTool,
+  serverMajorVersion,
+  type PostgresTools,
+} from "./postgres-tools.ts";
 
 export interface BackupOptions {
   /** Who dumps: the owner (DATABASE_URL) owns every object, so it can read everything. */
@@ -69,7 +75,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     await snapshotClient.query("begin isolation level repeatable read read only");
     // A table whose rows RLS would hide from this role must fail loudly, not be dumped half empty.
     await snapshotClient.query("set local row_security = off");
-    const { rows: snapshotRows } = await snapshotClient.query<{ snapshot: string }>("select pg_export_snapshot() as snapshot");
+    const { rows: snapshotRows } = await snapshotClient.query<{ snapshot: string }>(
+      "select pg_export_snapshot() as snapshot",
+    );
     const rowCounts = await countRows(snapshotClient);
 
     const { dbname, env } = connectionArguments(databaseUrl);
@@ -100,8 +108,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     const tables = Object.keys(rowCounts);
     const missing = tables.filter(
       (table) =>
-        (expectSchema && !contents.tables.includes(table)) ||
-        (expectData && !contents.tablesWithData.includes(table)),
+        (expectSchema && !contents.tables.includes(table)) || (expectData && !contents.tablesWithData.includes(table)),
     );
     if (missing.length > 0) {
       throw new OpsError("VERIFY_FAILED", `The new dump lacks ${missing.length} table(s): ${missing.join(", ")}.`);

@@ -13,7 +13,9 @@ export function parseTimeOfDay(text: string): TimeOfDay | undefined {
 
 /** The first instant strictly after `after` whose UTC time of day is `time`. */
 export function nextOccurrence(after: Date, time: TimeOfDay): Date {
-  const next = new Date(Date.UTC(after.getUTCFullYear(), after.getUTCMonth(), after.getUTCDate(), time.hours, time.minutes));
+  const next = new Date(
+    Date.UTC(after.getUTCFullYear(), after.getUTCMonth(), after.getUTCDate(), time.hours, time.minutes),
+  );
   if (next.getTime() <= after.getTime()) next.setUTCDate(next.getUTCDate() + 1);
   return next;
 }

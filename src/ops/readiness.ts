@@ -44,7 +44,12 @@ export async function checkReadiness({ pool, committed, logger }: ReadinessCheck
     }
     // The details (role names, addresses) go to the log, not to whoever polls /readyz.
     logger.warn({ err: error, reason: describeDatabaseFailure(error) }, "readiness: the database does not answer");
-    return { status: "unavailable", database: "unreachable", migrations: "unknown", reason: "the database does not answer" };
+    return {
+      status: "unavailable",
+      database: "unreachable",
+      migrations: "unknown",
+      reason: "the database does not answer",
+    };
   }
   const pending = committed.filter((migration) => !applied.has(migration.hash)).map((migration) => migration.filename);
   if (pending.length > 0) {

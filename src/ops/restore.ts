@@ -41,7 +41,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const contents = await verifyDumpFile(tools.pgRestore, file);
   const manifest = await readManifest(file);
   if (manifest !== undefined && manifest.sha256 !== (await sha256Of(file))) {
-    throw new OpsError("DUMP_DAMAGED", `${file} does not match the checksum in its manifest: it was changed or damaged.`);
+    throw new OpsError(
+      "DUMP_DAMAGED",
+      `${file} does not match the checksum in its manifest: it was changed or damaged.`,
+    );
   }
   if (contents.tables.length === 0 && contents.tablesWithData.length > 0) {
     throw new OpsError(
@@ -86,12 +89,20 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 
     const { dbname, env } = connectionArguments(withDatabase(urls.rootUrl, scratch));
     try {
-      await runTool(tools.pgRestore, ["--exit-on-error", "--single-transaction", "--no-password", `--dbname=${dbname}`, file], { env });
+      await runTool(
+        tools.pgRestore,
+        ["--exit-on-error", "--single-transaction", "--no-password", `--dbname=${dbname}`, file],
+        { env },
+      );
     } catch (error) {
       if (error instanceof OpsError) throw error;
-      throw new OpsError("RESTORE_FAILED", `pg_restore failed (${database} is unchanged): ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new OpsError(
+        "RESTORE_FAILED",
+        `pg_restore failed (${database} is unchanged): ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     const rowCounts = await verifyRestoredDatabase(withDatabase(urls.rootUrl, scratch), contents.tables, manifest);
 
@@ -103,7 +114,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await root.query(`alter database ${id(scratch)} rename to ${id(database)}`);
       scratchCreated = false;
     } catch (error) {
-      if ((error as { code?: string }).code === OBJECT_IN_USE) throw inUse(database, "a client connected during the restore");
+      if ((error as { code?: string }).code === OBJECT_IN_USE)
+        throw inUse(database, "a client connected during the restore");
       throw error;
     }
     await root.query(`drop database if exists ${id(replaced)} with (force)`);
@@ -152,7 +164,10 @@ async function verifyRestoredDatabase(
     const expected = manifest ? Object.keys(manifest.rowCounts) : tables;
     for (const table of new Set([...tables, ...expected])) {
       const [schema, name] = table.split(".") as [string, string];
-      const found = await client.query("select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2", [schema, name]);
+      const found = await client.query(
+        "select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2",
+        [schema, name],
+      );
       if (found.rowCount === 0) {
         problems.push(`${table} is missing`);
         continue;
@@ -162,14 +177,17 @@ async function verifyRestoredDatabase(
       );
       counts[table] = Number(rows[0]!.count);
       const wanted = manifest?.rowCounts[table];
-      if (wanted !== undefined && wanted !== counts[table]) problems.push(`${table} has ${counts[table]} rows, the backup had ${wanted}`);
+      if (wanted !== undefined && wanted !== counts[table])
+        problems.push(`${table} has ${counts[table]} rows, the backup had ${wanted}`);
     }
     if (problems.length > 0) {
-      throw new OpsError("VERIFY_FAILED", `The restored copy does not match the backup (${problems.join("; ")}); nothing was replaced.`);
+      throw new OpsError(
+        "VERIFY_FAILED",
+        `The restored copy does not match the backup (${problems.join("; ")}); nothing was replaced.`,
+      );
     }
     return counts;
   } finally {
     await client.end();
   }
 }
-

@@ -41,7 +41,8 @@ export async function importOrganisation(client: pg.Client, file: string): Promi
     }
     const tables = await tenantTablesInOrder(client);
     const unknown = Object.keys(parsed.tables).filter((name) => !tables.some((t) => t.name === name));
-    if (unknown.length > 0) throw new ImportError(`The export holds tables this database does not have: ${unknown.join(", ")}.`);
+    if (unknown.length > 0)
+      throw new ImportError(`The export holds tables this database does not have: ${unknown.join(", ")}.`);
     for (const table of tables) {
       const rows = parsed.tables[table.name] ?? [];
       const quoted = quoteTableName(table.name);
@@ -59,7 +60,9 @@ export async function importOrganisation(client: pg.Client, file: string): Promi
   } catch (error) {
     await client.query("rollback").catch(() => {});
     if ((error as { code?: string }).code === "23505") {
-      throw new ImportError(`Some rows of the export already exist in this database (${(error as { constraint?: string }).constraint}).`);
+      throw new ImportError(
+        `Some rows of the export already exist in this database (${(error as { constraint?: string }).constraint}).`,
+      );
     }
     throw error;
   }

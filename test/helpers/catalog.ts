@@ -115,7 +115,9 @@ export function inDependencyOrder(tables: TableInfo[]): TableInfo[] {
   while (remaining.length > 0) {
     const ready = remaining.filter((table) =>
       table.foreignKeys.every(
-        (fk) => fk.referencedTable === table.name || placed.has(fk.referencedTable) ||
+        (fk) =>
+          fk.referencedTable === table.name ||
+          placed.has(fk.referencedTable) ||
           !tables.some((t) => t.name === fk.referencedTable),
       ),
     );

@@ -37,10 +37,11 @@ export async function createOrganisation(owner: pg.Pool, label = "org"): Promise
     const userId = randomUUID();
     const email = `${role}.${slug}@example.test`;
     await owner.query("insert into iam.users (id, email, first_name) values ($1, $2, $3)", [userId, email, role]);
-    await owner.query(
-      "insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, $3)",
-      [id, userId, role],
-    );
+    await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, $3)", [
+      id,
+      userId,
+      role,
+    ]);
     users[role] = userId;
     emails[role] = email;
   }

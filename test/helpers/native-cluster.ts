@@ -19,7 +19,9 @@ export async function debianServerBinaries(): Promise<string> {
   const majors = existsSync(root) ? (await fs.readdir(root)).filter((name) => /^\d+$/.test(name)).map(Number) : [];
   const bin = majors.length > 0 ? path.join(root, String(Math.max(...majors)), "bin") : undefined;
   if (bin === undefined || !existsSync(path.join(bin, "initdb"))) {
-    throw new Error("needs Debian's PostgreSQL server binaries (/usr/lib/postgresql/<version>/bin/initdb): apt-get install postgresql-15");
+    throw new Error(
+      "needs Debian's PostgreSQL server binaries (/usr/lib/postgresql/<version>/bin/initdb): apt-get install postgresql-15",
+    );
   }
   return bin;
 }
@@ -53,7 +55,9 @@ export async function createWorkspace(bin: string): Promise<Workspace> {
         return `${stdout}${stderr}`;
       } catch (error) {
         const output = error as { stdout?: string; stderr?: string; message: string };
-        throw new Error(`${program} ${args.join(" ")} failed: ${(output.stderr || output.stdout || output.message).trim()}`);
+        throw new Error(
+          `${program} ${args.join(" ")} failed: ${(output.stderr || output.stdout || output.message).trim()}`,
+        );
       }
     },
     async remove() {
@@ -82,7 +86,13 @@ export async function nativeCluster(
   const dataDirectory = path.join(workspace.folder, name);
   const port = await findFreePort();
   if (options.initialise) {
-    await workspace.run("initdb", [`--pgdata=${dataDirectory}`, "--username=postgres", "--auth=trust", "--no-locale", "--encoding=UTF8"]);
+    await workspace.run("initdb", [
+      `--pgdata=${dataDirectory}`,
+      "--username=postgres",
+      "--auth=trust",
+      "--no-locale",
+      "--encoding=UTF8",
+    ]);
   }
   const settings = {
     port: String(port),
@@ -92,7 +102,9 @@ export async function nativeCluster(
   };
   await fs.appendFile(
     path.join(dataDirectory, "postgresql.conf"),
-    `\n# added by the test\n${Object.entries(settings).map(([key, value]) => `${key} = ${value}`).join("\n")}\n`,
+    `\n# added by the test\n${Object.entries(settings)
+      .map(([key, value]) => `${key} = ${value}`)
+      .join("\n")}\n`,
   );
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const query = async <T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]> => {
@@ -115,7 +127,13 @@ export async function nativeCluster(
       return row;
     },
     async start() {
-      await workspace.run("pg_ctl", ["start", "--wait", "--timeout=60", `--pgdata=${dataDirectory}`, `--log=${dataDirectory}.log`]);
+      await workspace.run("pg_ctl", [
+        "start",
+        "--wait",
+        "--timeout=60",
+        `--pgdata=${dataDirectory}`,
+        `--log=${dataDirectory}.log`,
+      ]);
     },
     async stop(mode = "fast") {
       await workspace.run("pg_ctl", ["stop", "--wait", "--timeout=60", `--mode=${mode}`, `--pgdata=${dataDirectory}`]);

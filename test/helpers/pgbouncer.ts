@@ -83,7 +83,12 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<Running
   child.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(port, 10_000, () => child.exitCode !== null, () => log);
+  await waitForPort(
+    port,
+    10_000,
+    () => child.exitCode !== null,
+    () => log,
+  );
 
   return {
     port,
@@ -103,7 +108,12 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<Running
   };
 }
 
-async function waitForPort(port: number, timeoutMs: number, hasExited: () => boolean, log: () => string): Promise<void> {
+async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  hasExited: () => boolean,
+  log: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (hasExited()) throw new Error(`pgbouncer exited before listening:\n${log()}`);

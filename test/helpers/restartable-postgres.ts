@@ -44,7 +44,11 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   const { uid, gid } = await fs.stat(clusterDirectory);
   const runAsOwner = process.getuid?.() === 0 ? { uid, gid } : {};
   const pgCtlRun = (args: string[]) =>
-    execFileAsync(pgCtl, [...args, `--pgdata=${clusterDirectory}`], { ...runAsOwner, cwd: os.tmpdir(), env: { ...process.env, LC_ALL: "C" } });
+    execFileAsync(pgCtl, [...args, `--pgdata=${clusterDirectory}`], {
+      ...runAsOwner,
+      cwd: os.tmpdir(),
+      env: { ...process.env, LC_ALL: "C" },
+    });
 
   let running = true;
   const signalAll = async (signal: NodeJS.Signals, order: "parent first" | "children first") => {

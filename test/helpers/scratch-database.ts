@@ -54,11 +54,15 @@ export async function createScratchDatabase(
       const root = new pg.Client({ connectionString: serverRootUrl });
       await root.connect();
       try {
-        const { rows } = await root.query<{ datname: string }>("select datname from pg_database where datname like $1", [
-          `${name}%`,
-        ]);
-        for (const { datname } of rows) await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
-        await root.query(`drop role if exists ${root.escapeIdentifier(ownerRole)}, ${root.escapeIdentifier(authenticatorRole)}`);
+        const { rows } = await root.query<{ datname: string }>(
+          "select datname from pg_database where datname like $1",
+          [`${name}%`],
+        );
+        for (const { datname } of rows)
+          await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
+        await root.query(
+          `drop role if exists ${root.escapeIdentifier(ownerRole)}, ${root.escapeIdentifier(authenticatorRole)}`,
+        );
       } finally {
         await root.end();
       }

@@ -26,7 +26,10 @@ export function serverConfigFor(urls: ServerDatabaseUrls, environment: Record<st
   });
 }
 
-export async function startServerFor(urls: ServerDatabaseUrls, environment: Record<string, string> = {}): Promise<RunningServer> {
+export async function startServerFor(
+  urls: ServerDatabaseUrls,
+  environment: Record<string, string> = {},
+): Promise<RunningServer> {
   return startServer(serverConfigFor(urls, environment), createLogger("silent"), { watchSchema: false });
 }
 

@@ -25,7 +25,13 @@ const INHERITED_CONFIGURATION = [
 ];
 
 export function serverEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const environment: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "warn", GRAPHILE_ENV: "production", HOST: "127.0.0.1", PORT: "0" };
+  const environment: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOG_LEVEL: "warn",
+    GRAPHILE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: "0",
+  };
   for (const name of INHERITED_CONFIGURATION) delete environment[name];
   return { ...environment, ...extra };
 }

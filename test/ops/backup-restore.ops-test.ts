@@ -101,7 +101,9 @@ afterAll(async () => {
 describe("a full backup and restore", () => {
   it("brings back every table's rows exactly, after the database and its roles were dropped", async () => {
     const before = await fingerprint();
-    expect(Object.keys(before)).toEqual(expect.arrayContaining(["crm.people", "iam.organisations", "graphile_migrate.migrations"]));
+    expect(Object.keys(before)).toEqual(
+      expect.arrayContaining(["crm.people", "iam.organisations", "graphile_migrate.migrations"]),
+    );
     const backedUp = await backup("full");
     expect(backedUp.code, backedUp.stderr).toBe(0);
     const file = writtenFile(backedUp.stdout);
@@ -130,15 +132,22 @@ describe("a full backup and restore", () => {
             `select count(*)::int as count from ${quoteTable(table.name)} where organisation_id = $1`,
             [organisation.id],
           );
-          const seen = await asMember(authenticator, { organisationId: organisation.id, userId: organisation.users.owner }, (client) =>
-            client.query<{ own: number; foreign: number }>(
-              `select count(*) filter (where organisation_id = $1)::int as own,
+          const seen = await asMember(
+            authenticator,
+            { organisationId: organisation.id, userId: organisation.users.owner },
+            (client) =>
+              client.query<{ own: number; foreign: number }>(
+                `select count(*) filter (where organisation_id = $1)::int as own,
                       count(*) filter (where organisation_id <> $1)::int as foreign
                  from ${quoteTable(table.name)}`,
-              [organisation.id],
-            ),
+                [organisation.id],
+              ),
           );
-          expect({ table: table.name, ...seen.rows[0] }).toEqual({ table: table.name, own: expected[0]!.count, foreign: 0 });
+          expect({ table: table.name, ...seen.rows[0] }).toEqual({
+            table: table.name,
+            own: expected[0]!.count,
+            foreign: 0,
+          });
         }
       }
     } finally {
@@ -148,9 +157,15 @@ describe("a full backup and restore", () => {
   });
 
   it("leaves a database the server (MIGRATE_ON_START=false) finds ready", async () => {
-    const server = await startServerFor({ authenticatorUrl: scratch.urls.authenticatorUrl }, { MIGRATE_ON_START: "false" });
+    const server = await startServerFor(
+      { authenticatorUrl: scratch.urls.authenticatorUrl },
+      { MIGRATE_ON_START: "false" },
+    );
     try {
-      expect(await getJson(`${server.url}/readyz`)).toEqual({ status: 200, body: { status: "ready", database: "ok", migrations: "ok" } });
+      expect(await getJson(`${server.url}/readyz`)).toEqual({
+        status: 200,
+        body: { status: "ready", database: "ok", migrations: "ok" },
+      });
     } finally {
       await server.close();
     }
@@ -183,7 +198,8 @@ describe("backup modes", () => {
     const data = writtenFile((await backup("data")).stdout);
     expect(path.basename(schema)).toContain("-schema-");
     expect(path.basename(data)).toContain("-data-");
-    const list = async (file: string) => parseTableOfContents((await runTool(tools.pgRestore, ["--list", file])).stdout);
+    const list = async (file: string) =>
+      parseTableOfContents((await runTool(tools.pgRestore, ["--list", file])).stdout);
     const schemaContents = await list(schema);
     const dataContents = await list(data);
     expect(schemaContents.tables).toContain("crm.people");
@@ -204,7 +220,10 @@ describe("retention", () => {
     const day = 24 * 60 * 60 * 1000;
     const old = path.join(backupDirectory, dumpFileName(scratch.name, "full", new Date(Date.now() - 31 * day)));
     const recent = path.join(backupDirectory, dumpFileName(scratch.name, "full", new Date(Date.now() - 29 * day)));
-    const otherDatabase = path.join(backupDirectory, dumpFileName("someone_else", "full", new Date(Date.now() - 90 * day)));
+    const otherDatabase = path.join(
+      backupDirectory,
+      dumpFileName("someone_else", "full", new Date(Date.now() - 90 * day)),
+    );
     const unrelated = path.join(backupDirectory, "notes.txt");
     for (const file of [old, `${old}.json`, recent, otherDatabase, unrelated]) await fs.writeFile(file, "placeholder");
 
@@ -214,7 +233,9 @@ describe("retention", () => {
     const remaining = await fs.readdir(backupDirectory);
     expect(remaining).not.toContain(path.basename(old));
     expect(remaining).not.toContain(`${path.basename(old)}.json`);
-    expect(remaining).toEqual(expect.arrayContaining([path.basename(recent), path.basename(otherDatabase), "notes.txt"]));
+    expect(remaining).toEqual(
+      expect.arrayContaining([path.basename(recent), path.basename(otherDatabase), "notes.txt"]),
+    );
   });
 });
 
@@ -278,7 +299,10 @@ describe("a restore refuses, and leaves the database as it was", () => {
   });
 
   it("a database that is in use, naming who uses it", async () => {
-    const session = new pg.Client({ connectionString: scratch.urls.authenticatorUrl, application_name: "someone-else" });
+    const session = new pg.Client({
+      connectionString: scratch.urls.authenticatorUrl,
+      application_name: "someone-else",
+    });
     await session.connect();
     try {
       await refuses(good, /Database pf_bk_\w+ is in use \(1 × someone-else\)\. Stop what uses it first/);

@@ -9,7 +9,10 @@ import { nextOccurrence, parseTimeOfDay, runDaily } from "../../src/ops/daily-sc
 import { runCli } from "../helpers/cli.ts";
 import { serverEnvironment } from "../helpers/server-process.ts";
 
-const NOWHERE = { DATABASE_URL: "postgres://owner:x@127.0.0.1:1/app", AUTH_DATABASE_URL: "postgres://auth@127.0.0.1:1/app" };
+const NOWHERE = {
+  DATABASE_URL: "postgres://owner:x@127.0.0.1:1/app",
+  AUTH_DATABASE_URL: "postgres://auth@127.0.0.1:1/app",
+};
 
 afterEach(() => {
   vi.useRealTimers();
@@ -62,11 +65,15 @@ describe("the daily loop", () => {
 
 describe("npm run db:backup -- --daily-at", () => {
   it("announces the next run and exits 0 on SIGTERM", async () => {
-    const child = spawn(process.execPath, [path.join(projectRoot, "src/cli/backup.ts"), "full", "--daily-at", "03:30"], {
-      cwd: projectRoot,
-      env: serverEnvironment(NOWHERE),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(projectRoot, "src/cli/backup.ts"), "full", "--daily-at", "03:30"],
+      {
+        cwd: projectRoot,
+        env: serverEnvironment(NOWHERE),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let output = "";
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -56,7 +56,10 @@ function interpolate(value: string, variables: Record<string, string>): string {
 
 const environmentOf = (service: string) =>
   Object.fromEntries(
-    Object.entries(services[service]!.environment ?? {}).map(([name, value]) => [name, interpolate(String(value), exampleEnvironment)]),
+    Object.entries(services[service]!.environment ?? {}).map(([name, value]) => [
+      name,
+      interpolate(String(value), exampleEnvironment),
+    ]),
   );
 
 const dockerfileStages = [...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((match) => match[1]);
@@ -66,7 +69,8 @@ describe("docker-compose.yaml", () => {
     expect(Object.keys(services).sort()).toEqual(
       ["api", "backup", "migrate", "pgadmin", "pgbouncer", "postgres", "postgres-replica", "restore"].sort(),
     );
-    for (const always of ["postgres", "migrate", "pgbouncer", "api", "backup"]) expect(services[always]!.profiles).toBeUndefined();
+    for (const always of ["postgres", "migrate", "pgbouncer", "api", "backup"])
+      expect(services[always]!.profiles).toBeUndefined();
     expect(services.pgadmin!.profiles).toEqual(["admin"]);
     expect(services.restore!.profiles).toEqual(["tools"]);
     expect(services["postgres-replica"]!.profiles).toEqual(["replica"]);
@@ -97,14 +101,18 @@ describe("docker-compose.yaml", () => {
   it("runs PgBouncer in transaction mode with at most 100 server connections, rendered by the script the pooling tests run", () => {
     expect(services.pgbouncer!.build).toEqual({ context: ".", target: "pgbouncer" });
     expect(dockerfile).toContain("COPY scripts/pgbouncer-config.sh");
-    expect(dockerfile).toMatch(/pgbouncer-config\.sh \/tmp\/pgbouncer && exec pgbouncer \/tmp\/pgbouncer\/pgbouncer\.ini/);
+    expect(dockerfile).toMatch(
+      /pgbouncer-config\.sh \/tmp\/pgbouncer && exec pgbouncer \/tmp\/pgbouncer\/pgbouncer\.ini/,
+    );
     expect(pgbouncerScript).toMatch(/^pool_mode = transaction$/m);
     expect(Number(environmentOf("pgbouncer").PGBOUNCER_MAX_SERVER_CONNECTIONS)).toBe(100);
     // PgBouncer gives up on a frozen server only after a statement could legitimately have finished.
     expect(Number(environmentOf("pgbouncer").PGBOUNCER_QUERY_TIMEOUT) * 1000).toBeGreaterThan(
       Number(environmentOf("api").DATABASE_STATEMENT_TIMEOUT_MS),
     );
-    expect(environmentOf("pgbouncer").PGBOUNCER_AUTH_USER).toBe(new URL(environmentOf("api").AUTH_DATABASE_URL!).username);
+    expect(environmentOf("pgbouncer").PGBOUNCER_AUTH_USER).toBe(
+      new URL(environmentOf("api").AUTH_DATABASE_URL!).username,
+    );
   });
 
   it("connects the api through pgbouncer as the authenticator, without owner or superuser credentials", () => {
@@ -114,11 +122,17 @@ describe("docker-compose.yaml", () => {
     expect(url.username).toBe("prospectflow_authenticator");
     expect(api.MIGRATE_ON_START).toBe("false");
     expect(api.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE).toBe("0");
-    for (const absent of ["DATABASE_URL", "ROOT_DATABASE_URL", "SHADOW_DATABASE_URL"]) expect(api[absent]).toBeUndefined();
+    for (const absent of ["DATABASE_URL", "ROOT_DATABASE_URL", "SHADOW_DATABASE_URL"])
+      expect(api[absent]).toBeUndefined();
     // What the API container would parse at start: accepted by the real configuration parser.
     const config = loadConfig(api);
     expect(config).toMatchObject({ isProduction: true, migrateOnStart: false, loadDemoData: false, graphiql: false });
-    expect(config.pool).toEqual({ max: 20, connectionTimeoutMs: 5000, idleTimeoutMs: 30000, statementTimeoutMs: 15000 });
+    expect(config.pool).toEqual({
+      max: 20,
+      connectionTimeoutMs: 5000,
+      idleTimeoutMs: 30000,
+      statementTimeoutMs: 15000,
+    });
     expect(config.database.kind).toBe("external");
   });
 
@@ -149,7 +163,9 @@ describe("docker-compose.yaml", () => {
 
   it("sets only variables the configuration reads (on the services running this code)", () => {
     for (const name of ["api", "migrate", "backup", "restore"]) {
-      const unknown = Object.keys(services[name]!.environment ?? {}).filter((variable) => !CONFIG_VARIABLES.includes(variable));
+      const unknown = Object.keys(services[name]!.environment ?? {}).filter(
+        (variable) => !CONFIG_VARIABLES.includes(variable),
+      );
       expect(unknown, name).toEqual([]);
     }
   });
@@ -188,9 +204,19 @@ describe("docker-compose.yaml", () => {
 
 describe("scripts/pgbouncer-config.sh", () => {
   const render = (extra: Record<string, string>) =>
-    execFileAsync("bash", [path.join(projectRoot, "scripts/pgbouncer-config.sh"), path.join(projectRoot, ".data", "never-written")], {
-      env: { ...process.env, PGBOUNCER_DATABASE: "prospectflow", PGBOUNCER_AUTH_USER: "prospectflow_authenticator", PGBOUNCER_AUTH_PASSWORD: "x", ...extra },
-    }).then(
+    execFileAsync(
+      "bash",
+      [path.join(projectRoot, "scripts/pgbouncer-config.sh"), path.join(projectRoot, ".data", "never-written")],
+      {
+        env: {
+          ...process.env,
+          PGBOUNCER_DATABASE: "prospectflow",
+          PGBOUNCER_AUTH_USER: "prospectflow_authenticator",
+          PGBOUNCER_AUTH_PASSWORD: "x",
+          ...extra,
+        },
+      },
+    ).then(
       () => ({ code: 0, stderr: "" }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
@@ -198,7 +224,9 @@ describe("scripts/pgbouncer-config.sh", () => {
   it.each(["0", "101", "lots"])("refuses PGBOUNCER_MAX_SERVER_CONNECTIONS=%s with a clear message", async (value) => {
     const result = await render({ PGBOUNCER_MAX_SERVER_CONNECTIONS: value });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/pgbouncer-config: (PGBOUNCER_MAX_SERVER_CONNECTIONS must be 1 to 100|ports, sizes and timeouts must be whole numbers)/);
+    expect(result.stderr).toMatch(
+      /pgbouncer-config: (PGBOUNCER_MAX_SERVER_CONNECTIONS must be 1 to 100|ports, sizes and timeouts must be whole numbers)/,
+    );
   });
 
   it("refuses a database name that could inject configuration", async () => {

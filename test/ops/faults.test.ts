@@ -93,7 +93,12 @@ describe("PostgreSQL stopped under a running server", () => {
     const ready = await timed(() => getJson(`${server.url}/readyz`));
     expect(ready.result).toEqual({
       status: 503,
-      body: { status: "unavailable", database: "unreachable", migrations: "unknown", reason: "the database does not answer" },
+      body: {
+        status: "unavailable",
+        database: "unreachable",
+        migrations: "unknown",
+        reason: "the database does not answer",
+      },
     });
     expect(ready.ms).toBeLessThan(CONNECTION_TIMEOUT_MS + 500);
     expect(await getJson(`${server.url}/healthz`)).toEqual({ status: 200, body: { status: "ok" } });
@@ -124,7 +129,9 @@ describe("PostgreSQL stopped under a running server", () => {
     await postgres.start();
     const recoveredInMs = await timeToRecover();
     expect(recoveredInMs).toBeLessThan(5_000);
-    console.info(`[faults] in-flight request failed ${ms} ms after it started (stop included); recovered in ${recoveredInMs} ms`);
+    console.info(
+      `[faults] in-flight request failed ${ms} ms after it started (stop included); recovered in ${recoveredInMs} ms`,
+    );
   });
 
   it("survives a crash (immediate stop, crash recovery on start) the same way", async () => {

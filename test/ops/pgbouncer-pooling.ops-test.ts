@@ -48,7 +48,11 @@ beforeAll(async () => {
           `seed${p}.${organisation.slug}@example.test`,
         ]);
       }
-      const token = signToken({ userId: organisation.users.member, organisationId: organisation.id }, TEST_JWT_SECRET, 600);
+      const token = signToken(
+        { userId: organisation.users.member, organisationId: organisation.id },
+        TEST_JWT_SECRET,
+        600,
+      );
       tenants.push({ organisation, token, seeded });
     }
   } finally {
@@ -87,12 +91,17 @@ async function graphql(token: string, query: string, variables: Record<string, u
     body: JSON.stringify({ query, variables }),
   });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes vary per query
-  return { status: response.status, body: (await response.json()) as { data?: any; errors?: Array<{ message: string }> } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { data?: any; errors?: Array<{ message: string }> },
+  };
 }
 
 /** PgBouncer's own view of the pool (the authenticator is a stats user in the rendered config). */
 async function poolStatus(): Promise<{ clients: number; servers: number }> {
-  const console = new pg.Client({ connectionString: bouncer.urlFor(scratch.authenticatorRole, scratch.password).replace(/\/[^/]+$/, "/pgbouncer") });
+  const console = new pg.Client({
+    connectionString: bouncer.urlFor(scratch.authenticatorRole, scratch.password).replace(/\/[^/]+$/, "/pgbouncer"),
+  });
   await console.connect();
   try {
     const { rows } = await console.query({ text: "SHOW POOLS", queryMode: "simple" } as pg.QueryConfig);
@@ -167,7 +176,7 @@ describe("PgBouncer in transaction mode", () => {
           const email = `w${index}.${organisation.slug}@example.test`;
           const { status, body } = await graphql(
             tenant.token,
-            "mutation($email: String!) { createPerson(input: { person: { firstName: \"W\", email: $email } }) { person { organisationId email } } }",
+            'mutation($email: String!) { createPerson(input: { person: { firstName: "W", email: $email } }) { person { organisationId email } } }',
             { email },
           );
           const person = body.data?.createPerson?.person;
@@ -176,7 +185,10 @@ describe("PgBouncer in transaction mode", () => {
           }
           created.set(organisation.id, (created.get(organisation.id) ?? 0) + 1);
         } else {
-          const { status, body } = await graphql(tenant.token, "{ people { totalCount nodes { organisationId email } } }");
+          const { status, body } = await graphql(
+            tenant.token,
+            "{ people { totalCount nodes { organisationId email } } }",
+          );
           const people = body.data?.people;
           const foreign = (people?.nodes ?? []).filter(
             (node: { organisationId: string; email: string }) =>

@@ -6,7 +6,13 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, debianServerBinaries, nativeCluster, type NativeCluster, type Workspace } from "../helpers/native-cluster.ts";
+import {
+  createWorkspace,
+  debianServerBinaries,
+  nativeCluster,
+  type NativeCluster,
+  type Workspace,
+} from "../helpers/native-cluster.ts";
 
 let workspace: Workspace;
 let primary: NativeCluster;
@@ -53,14 +59,23 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 describe("point-in-time recovery", () => {
   it("recovers a base backup plus archived WAL to a moment between two commits", async () => {
     await primary.query("insert into ledger (n) select generate_series(1, 100)");
-    await workspace.run("pg_basebackup", [`--dbname=${primary.url()}`, `--pgdata=${path.join(workspace.folder, "base")}`, "--wal-method=none", "--checkpoint=fast"]);
+    await workspace.run("pg_basebackup", [
+      `--dbname=${primary.url()}`,
+      `--pgdata=${path.join(workspace.folder, "base")}`,
+      "--wal-method=none",
+      "--checkpoint=fast",
+    ]);
     await primary.query("insert into ledger (n) select generate_series(101, 200)");
     const { target } = await primary.queryOne<{ target: string }>("select clock_timestamp()::text as target");
     await new Promise((resolve) => setTimeout(resolve, 50));
     await primary.query("insert into ledger (n) select generate_series(201, 300)");
-    const { segment } = await primary.queryOne<{ segment: string }>("select pg_walfile_name(pg_switch_wal()) as segment");
+    const { segment } = await primary.queryOne<{ segment: string }>(
+      "select pg_walfile_name(pg_switch_wal()) as segment",
+    );
     await waitFor("the last segment to be archived", async () => {
-      const [row] = await primary.query<{ last: string | null }>("select last_archived_wal as last from pg_stat_archiver");
+      const [row] = await primary.query<{ last: string | null }>(
+        "select last_archived_wal as last from pg_stat_archiver",
+      );
       return row?.last !== null && row!.last >= segment ? true : undefined;
     });
 
@@ -83,7 +98,9 @@ describe("point-in-time recovery", () => {
       const [row] = await recovered.query<{ recovering: boolean }>("select pg_is_in_recovery() as recovering");
       return row?.recovering === false ? true : undefined;
     });
-    const { count, max } = await recovered.queryOne<{ count: number; max: number }>("select count(*)::int as count, max(n) as max from ledger");
+    const { count, max } = await recovered.queryOne<{ count: number; max: number }>(
+      "select count(*)::int as count, max(n) as max from ledger",
+    );
     expect({ count, max }).toEqual({ count: 200, max: 200 });
     const { total } = await primary.queryOne<{ total: number }>("select count(*)::int as total from ledger");
     expect(total).toBe(300);
@@ -93,8 +110,17 @@ describe("point-in-time recovery", () => {
 describe("a streaming read replica", () => {
   it("follows the primary's writes and refuses writes of its own", async () => {
     const directory = path.join(workspace.folder, "replica");
-    await workspace.run("pg_basebackup", [`--dbname=${primary.url()}`, `--pgdata=${directory}`, "--wal-method=stream", "--write-recovery-conf", "--checkpoint=fast"]);
-    const replica = await nativeCluster(workspace, "replica", { initialise: false, settings: { archive_mode: "off", hot_standby: "on" } });
+    await workspace.run("pg_basebackup", [
+      `--dbname=${primary.url()}`,
+      `--pgdata=${directory}`,
+      "--wal-method=stream",
+      "--write-recovery-conf",
+      "--checkpoint=fast",
+    ]);
+    const replica = await nativeCluster(workspace, "replica", {
+      initialise: false,
+      settings: { archive_mode: "off", hot_standby: "on" },
+    });
     await replica.start();
     started.push(replica);
 

@@ -30,7 +30,9 @@ afterAll(async () => {
 
 /** Makes the database look as if the latest committed migration was never applied; returns the undo. */
 async function forgetLatestMigration(): Promise<() => Promise<void>> {
-  const { rows } = await owner.query("delete from graphile_migrate.migrations where hash = $1 returning *", [latest.hash]);
+  const { rows } = await owner.query("delete from graphile_migrate.migrations where hash = $1 returning *", [
+    latest.hash,
+  ]);
   expect(rows).toHaveLength(1);
   return async () => {
     await owner.query(
@@ -64,7 +66,12 @@ describe("a server that migrates at start", () => {
     try {
       const { status, body } = await getJson(`${server.url}/readyz`);
       expect(status).toBe(503);
-      expect(body).toMatchObject({ status: "unavailable", database: "ok", migrations: "pending", pending: [latest.filename] });
+      expect(body).toMatchObject({
+        status: "unavailable",
+        database: "ok",
+        migrations: "pending",
+        pending: [latest.filename],
+      });
       expect((await getJson(`${server.url}/healthz`)).status).toBe(200);
     } finally {
       await undo();
@@ -87,7 +94,10 @@ describe("a server that migrates at start", () => {
 
 describe("a server with MIGRATE_ON_START=false", () => {
   it("serves a migrated database with only AUTH_DATABASE_URL (no owner credentials)", async () => {
-    const server = await startServerFor({ authenticatorUrl: scratch.urls.authenticatorUrl }, { MIGRATE_ON_START: "false" });
+    const server = await startServerFor(
+      { authenticatorUrl: scratch.urls.authenticatorUrl },
+      { MIGRATE_ON_START: "false" },
+    );
     try {
       expect((await getJson(`${server.url}/readyz`)).status).toBe(200);
       const response = await fetch(`${server.url}/graphql`, {
@@ -110,9 +120,14 @@ describe("a server with MIGRATE_ON_START=false", () => {
   it("refuses to start on a database that lacks a committed migration, naming it", async () => {
     const undo = await forgetLatestMigration();
     try {
-      const starting = startServerFor({ authenticatorUrl: scratch.urls.authenticatorUrl }, { MIGRATE_ON_START: "false" });
+      const starting = startServerFor(
+        { authenticatorUrl: scratch.urls.authenticatorUrl },
+        { MIGRATE_ON_START: "false" },
+      );
       await expect(starting).rejects.toBeInstanceOf(DatabaseUnavailableError);
-      await expect(starting).rejects.toThrow(new RegExp(`not ready to serve.*${latest.filename.replace(".", "\\.")}.*migrate`));
+      await expect(starting).rejects.toThrow(
+        new RegExp(`not ready to serve.*${latest.filename.replace(".", "\\.")}.*migrate`),
+      );
     } finally {
       await undo();
     }

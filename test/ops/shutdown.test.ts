@@ -21,9 +21,10 @@ beforeAll(async () => {
   owner = new pg.Pool({ connectionString: scratch.urls.ownerUrl, max: 3 });
   monitor = new pg.Pool({ connectionString: testDatabase().serverRootUrl, max: 1 });
   const organisation = await createOrganisation(owner, "stop");
-  await owner.query("insert into crm.people (organisation_id, first_name, email) values ($1, 'Ada', 'ada@example.test')", [
-    organisation.id,
-  ]);
+  await owner.query(
+    "insert into crm.people (organisation_id, first_name, email) values ($1, 'Ada', 'ada@example.test')",
+    [organisation.id],
+  );
   token = signToken({ userId: organisation.users.member, organisationId: organisation.id }, TEST_JWT_SECRET, 600);
 });
 
@@ -64,7 +65,9 @@ async function lockPeople(): Promise<{ release: () => Promise<void> }> {
   };
 }
 
-async function waitForServerSessions(predicate: (sessions: { waiting: number; total: number }) => boolean): Promise<void> {
+async function waitForServerSessions(
+  predicate: (sessions: { waiting: number; total: number }) => boolean,
+): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const { rows } = await monitor.query<{ waiting: number; total: number }>(
       `select count(*) filter (where wait_event_type = 'Lock')::int as waiting, count(*)::int as total
@@ -117,7 +120,9 @@ describe("SIGTERM", () => {
       expect(elapsedMs).toBeGreaterThanOrEqual(500);
       expect(elapsedMs).toBeLessThan(500 + 1_500 + 1_500);
       expect(await inFlight).toBe("cut off");
-      console.info(`[shutdown] a stuck request was cut off; the process exited 0 ${elapsedMs} ms after SIGTERM (500 ms grace)`);
+      console.info(
+        `[shutdown] a stuck request was cut off; the process exited 0 ${elapsedMs} ms after SIGTERM (500 ms grace)`,
+      );
     } finally {
       await lock.release();
       server.child.kill("SIGKILL");

@@ -65,7 +65,9 @@ describe("start-up with a database it cannot use", () => {
       expect(result.stderr).not.toMatch(STACK_LINE);
       expect(result.elapsedMs).toBeGreaterThanOrEqual(1_500);
       expect(result.elapsedMs).toBeLessThan(6_000);
-      console.info(`[startup] silent database: the process exited ${result.elapsedMs} ms after spawn, deadline 1500 ms`);
+      console.info(
+        `[startup] silent database: the process exited ${result.elapsedMs} ms after spawn, deadline 1500 ms`,
+      );
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
@@ -78,8 +80,12 @@ describe("start-up with a database it cannot use", () => {
       MIGRATE_ON_START: "false",
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/Could not check the serving role \(AUTH_DATABASE_URL\) at postgres:\/\/pf_boot_\w+_auth:\*\*\*@/);
-    expect(result.stderr).toMatch(/password authentication failed for user "pf_boot_\w+_auth" \(28P01\): check the user name and password/);
+    expect(result.stderr).toMatch(
+      /Could not check the serving role \(AUTH_DATABASE_URL\) at postgres:\/\/pf_boot_\w+_auth:\*\*\*@/,
+    );
+    expect(result.stderr).toMatch(
+      /password authentication failed for user "pf_boot_\w+_auth" \(28P01\): check the user name and password/,
+    );
     expect(result.stderr + result.stdout).not.toContain(SECRET);
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
@@ -90,7 +96,9 @@ describe("start-up with a database it cannot use", () => {
       AUTH_DATABASE_URL: withDatabase(scratch.urls.authenticatorUrl, "pf_no_such_database"),
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/database "pf_no_such_database" does not exist \(3D000\): create the database, or set ROOT_DATABASE_URL/);
+    expect(result.stderr).toMatch(
+      /database "pf_no_such_database" does not exist \(3D000\): create the database, or set ROOT_DATABASE_URL/,
+    );
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
 });

@@ -12,7 +12,12 @@ export default defineConfig({
   root,
   test: {
     include: ["test/**/*.test.ts", "test/ops/**/*.ops-test.ts"],
-    exclude: ["**/node_modules/**", "test/startup.test.ts", "test/ops/faults.test.ts", "test/ops/startup-failures.test.ts"],
+    exclude: [
+      "**/node_modules/**",
+      "test/startup.test.ts",
+      "test/ops/faults.test.ts",
+      "test/ops/startup-failures.test.ts",
+    ],
     globalSetup: [path.join(root, "test/setup/global-setup.ts")],
     testTimeout: 60_000,
     hookTimeout: 120_000,

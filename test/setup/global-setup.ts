@@ -90,10 +90,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const root = new pg.Client({ connectionString: serverRootUrl });
     await root.connect();
     try {
-      const { rows } = await root.query<{ datname: string }>(
-        "select datname from pg_database where datname like $1",
-        [`${databaseName}%`],
-      );
+      const { rows } = await root.query<{ datname: string }>("select datname from pg_database where datname like $1", [
+        `${databaseName}%`,
+      ]);
       for (const { datname } of rows) {
         await root.query(`drop database if exists ${root.escapeIdentifier(datname)} with (force)`);
       }
@@ -104,4 +103,3 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (scratchFolder) await fs.rm(scratchFolder, { recursive: true, force: true });
   };
 }
-
