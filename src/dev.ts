@@ -21,7 +21,7 @@ async function dev(): Promise<void> {
       await server.close();
     }, logger);
     printWelcome(server, config);
-    process.stdout.write("  Watching migrations/current.sql: save it and GraphiQL picks up the change.\n\n");
+    process.stdout.write("  Watching migrations/current/*.sql: save a file and GraphiQL picks up the change.\n\n");
   } catch (error) {
     reportStartupFailure(error, logger);
   }

@@ -63,7 +63,7 @@ it("a second migrate is a no-op", async () => {
   expect(await schemaFingerprint()).toBe(fingerprint);
 });
 
-it("migrations/current.sql can run twice in a row (it drops what it creates)", async () => {
+it("the current migration (migrations/current/) can run twice in a row (it drops what it creates)", async () => {
   // Executed directly: graphile-migrate's watch would skip an unchanged file the second time.
   await executeCurrentMigration(urls, logger);
   const fingerprint = await schemaFingerprint();

@@ -1,5 +1,5 @@
 // Runs graphile-migrate from code with the settings in .gmrc and the URLs chosen at start.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Logger as GraphileLogger } from "@graphile/logger";
 import graphileMigrate, { type Settings } from "graphile-migrate";
@@ -41,15 +41,29 @@ export async function runCommittedMigrations(urls: DatabaseUrls, logger: Logger)
   await migrate(migrationSettings(urls, logger));
 }
 
-/** Runs migrations/current.sql once (what `graphile-migrate watch --once` does). */
+/** Runs the current migration (migrations/current/) once (what `graphile-migrate watch --once` does). */
 export async function runCurrentMigrationOnce(urls: DatabaseUrls, logger: Logger): Promise<void> {
   await watch(migrationSettings(urls, logger), true);
 }
 
-/** Executes migrations/current.sql as it is, every time (watch skips an unchanged file). */
+/** Executes the current migration as it is, every time (watch skips an unchanged one). */
 export async function executeCurrentMigration(urls: DatabaseUrls, logger: Logger): Promise<void> {
-  const file = path.join(migrationsFolder, "current.sql");
-  await run(migrationSettings(urls, logger), readFileSync(file, "utf8"), file);
+  const folder = path.join(migrationsFolder, "current");
+  await run(migrationSettings(urls, logger), readCurrentMigrationText(), folder);
+}
+
+/**
+ * The current migration as graphile-migrate sees it: migrations/current/NNN-*.sql in numeric
+ * order, each part behind its `--! split:` marker.
+ */
+export function readCurrentMigrationText(): string {
+  const folder = path.join(migrationsFolder, "current");
+  const files = readdirSync(folder)
+    .filter((file) => /^\d+(-[-_a-zA-Z0-9]*)?\.sql$/.test(file))
+    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+  return files
+    .map((file) => `--! split: ${file}\n${readFileSync(path.join(folder, file), "utf8").trim()}\n`)
+    .join("\n");
 }
 
 /** Names of committed migrations the database has not applied yet. */

@@ -1,2 +1,0 @@
--- Work in progress goes here; `npm run dev` re-runs this file on every save.
--- Keep it idempotent (drop what you create first), then `npm run migrate -- commit -m "…"`.
