@@ -45,7 +45,6 @@ import {
   type Member,
   type Scenario,
   type ScenarioContext,
-  type ScenarioId,
 } from "./scenarios.ts";
 import { countOpenEvents, deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
 import { CHILD_ENV } from "./variants/child-settings.ts";
@@ -519,7 +518,7 @@ async function main(): Promise<number> {
       );
     }
     const checkpoints = (await checkpointCount(cluster.rootUrl)) - checkpointsBefore;
-    if (checkpoints !== undefined && !Number.isNaN(checkpoints)) {
+    if (!Number.isNaN(checkpoints)) {
       notes.push(
         `PostgreSQL ran ${checkpoints} checkpoint(s) during the measurements (the server's own settings: max_wal_size ` +
           "1 GB by default); writes (create-person, pixel-open) slow down while one flushes.",

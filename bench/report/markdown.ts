@@ -34,7 +34,6 @@ const number = (value: number | undefined, digits = 0) =>
 const ms = (value: number | undefined) =>
   value === undefined ? "–" : value < 10 ? value.toFixed(2) : value.toFixed(1);
 const mib = (bytes: number | undefined) => (bytes === undefined ? "–" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`);
-const ratio = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
 /** Three decimals, so that a value just under a target never prints as the target. */
 const precise = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(3));
 const cpu = (cell: CellSummary) =>

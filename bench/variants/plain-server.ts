@@ -58,7 +58,7 @@ app.post("/sql/:scenario", async (req, res) => {
     const { rows } = await client.query<{ result: unknown }>({
       name: String(req.params.scenario),
       text: statement.text,
-      values: statement.params((req.body as { variables?: Record<string, unknown> })?.variables ?? {}),
+      values: statement.params((req.body as { variables?: Record<string, unknown> } | undefined)?.variables ?? {}),
     });
     await client.query("commit");
     res.json({ data: rows[0]?.result ?? null });

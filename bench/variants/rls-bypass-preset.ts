@@ -14,6 +14,7 @@ import { createPreset } from "../../src/graphql/preset.ts";
 export { BYPASS_ROLE } from "./bypass-role.ts";
 
 declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- augmenting Grafast's global namespace
   namespace Grafast {
     interface Context {
       /** Variant b only: the token's organisation, for the explicit tenant filter. */

@@ -41,6 +41,8 @@ export async function runDaily(time: TimeOfDay, job: DailyJob, stop: AbortSignal
     });
     await Promise.race([due, stopped]);
     clearTimeout(timer);
+    // The signal may have fired while we awaited; the loop condition's narrowing does not know that.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (stop.aborted) break;
     await job.run().catch(job.onError);
   }

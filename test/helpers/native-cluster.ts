@@ -57,6 +57,7 @@ export async function createWorkspace(bin: string): Promise<Workspace> {
         const output = error as { stdout?: string; stderr?: string; message: string };
         throw new Error(
           `${program} ${args.join(" ")} failed: ${(output.stderr || output.stdout || output.message).trim()}`,
+          { cause: error },
         );
       }
     },

@@ -90,9 +90,9 @@ async function graphql(token: string, query: string, variables: Record<string, u
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
   });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes vary per query
   return {
     status: response.status,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response shapes vary per query
     body: (await response.json()) as { data?: any; errors?: Array<{ message: string }> },
   };
 }

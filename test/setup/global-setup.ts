@@ -27,7 +27,7 @@ async function removeStaleScratchClusters(): Promise<void> {
     if (!entry.startsWith(SCRATCH_PREFIX)) continue;
     const folder = path.join(os.tmpdir(), entry);
     const pid = Number(await fs.readFile(path.join(folder, "owner.pid"), "utf8").catch(() => "NaN"));
-    let alive = false;
+    let alive: boolean;
     if (Number.isInteger(pid)) {
       try {
         process.kill(pid, 0);
