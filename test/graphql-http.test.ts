@@ -16,8 +16,7 @@ let orgB: TestOrganisation;
 let personOfB: string;
 let companyOfA: string;
 
-const tokenFor = (org: TestOrganisation, role: Role) =>
-  memberToken(org, role, 300);
+const tokenFor = (org: TestOrganisation, role: Role) => memberToken(org, role, 300);
 
 /** What an error response must never contain. */
 function expectNoLeak(response: GraphQLResponse) {

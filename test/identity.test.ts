@@ -417,7 +417,11 @@ describe("the audit log", () => {
       org.organisationId,
       colleague.userId,
     ]);
-    const colleagueToken = await sessionToken(owner, { userId: colleague.userId, organisationId: org.organisationId }, 300);
+    const colleagueToken = await sessionToken(
+      owner,
+      { userId: colleague.userId, organisationId: org.organisationId },
+      300,
+    );
     expect(codeOf(await call("{ auditLogs { totalCount } }", {}, colleagueToken))).toBe("FORBIDDEN");
     // Not even the database owner can change or delete an entry.
     await expect(

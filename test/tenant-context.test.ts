@@ -118,7 +118,9 @@ describe("through GraphQL", () => {
   const token = (userId: string, organisationId: string) => sessionToken(owner, { userId, organisationId }, 300);
 
   it("a valid token for an organisation the user does not belong to gets NOT_A_MEMBER", async () => {
-    const response = await graphql(server, "{ people { totalCount } }", { token: await token(orgB.users.owner, orgA.id) });
+    const response = await graphql(server, "{ people { totalCount } }", {
+      token: await token(orgB.users.owner, orgA.id),
+    });
     expect(response.body.data?.people ?? null).toBeNull();
     expect(response.body.errors?.[0]?.extensions?.code).toBe("NOT_A_MEMBER");
     expect(response.body.errors?.[0]?.message).toMatch(/not an active member/);
