@@ -1,6 +1,7 @@
 // The process's logger (pino): every line it writes is one JSON object, in every mode. Libraries
 // that write to the console themselves (grafserv's rare unexpected-error reports, grafast's
 // development warnings) are routed through it too, so stdout never holds anything but JSON.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
 import { pino, type Logger } from "pino";
 
@@ -26,6 +27,20 @@ export function createLogger(level: string): Logger {
       censor: "[redacted]",
     },
   });
+}
+
+/**
+ * The logger of the request being served (pino-http's child, carrying its reqId), for code that
+ * logs without the request at hand: grafserv calls maskError with the error alone.
+ */
+const requestLoggers = new AsyncLocalStorage<Logger>();
+
+export function runWithRequestLogger<T>(logger: Logger, work: () => T): T {
+  return requestLoggers.run(logger, work);
+}
+
+export function requestLoggerOr(fallback: Logger): Logger {
+  return requestLoggers.getStore() ?? fallback;
 }
 
 /**

@@ -28,13 +28,13 @@ export function authenticateRequests(tokens: { jwtSecret: string; lifetimeSecond
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
-      logger.info({ code: "UNAUTHENTICATED", reason: "malformed", reqId: req.id }, "token refused");
+      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: "malformed" }, "token refused");
       rejectRequest(res, "malformed", "The Authorization header must be `Bearer <token>`.");
       return;
     }
     const result = verifyToken(match[1], tokens.jwtSecret, { lifetimeSeconds: tokens.lifetimeSeconds });
     if (!result.ok) {
-      logger.info({ code: "UNAUTHENTICATED", reason: result.reason, reqId: req.id }, "token refused");
+      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: result.reason }, "token refused");
       rejectRequest(res, result.reason, result.message);
       return;
     }
@@ -44,6 +44,7 @@ export function authenticateRequests(tokens: { jwtSecret: string; lifetimeSecond
 }
 
 function rejectRequest(res: Response, reason: string, message: string): void {
+  res.locals.refusalCode = "UNAUTHENTICATED";
   res
     .status(401)
     .set("WWW-Authenticate", 'Bearer error="invalid_token"')

@@ -5,7 +5,7 @@
 import { createHash, randomInt } from "node:crypto";
 import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
-import type { Logger } from "../logger.ts";
+import { requestLoggerOr, type Logger } from "../logger.ts";
 import { NOT_FOUND_MESSAGE } from "./not-found-plugin.ts";
 
 export const ErrorCode = {
@@ -185,7 +185,7 @@ export function describeError(error: GraphQLError): SafeDescription | undefined 
 
 /** The masking function grafserv calls for every error; what it hides is logged through `logger`. */
 export function createMaskError(logger: Logger): (error: GraphQLError) => GraphQLError {
-  return (error) => maskErrorWith(error, (hidden) => hideError(hidden, logger));
+  return (error) => maskErrorWith(error, (hidden) => hideError(hidden, requestLoggerOr(logger)));
 }
 
 /** maskError without a logger (what it hides goes to a logger that drops it); for tests of the masking itself. */

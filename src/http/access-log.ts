@@ -3,9 +3,9 @@
 // Authorization header, the query string, the variables or the body.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Request, Response } from "express";
+import type { NextFunction, Request, Response } from "express";
 import { pinoHttp } from "pino-http";
-import type { Logger } from "../logger.ts";
+import { runWithRequestLogger, type Logger } from "../logger.ts";
 
 /** An incoming X-Request-Id is kept when it looks like an id (a proxy's); otherwise a new UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -15,7 +15,16 @@ function loggedPath(path: string): string {
   return path.startsWith("/t/") ? "/t/:token.gif" : path;
 }
 
+/** The access log, and the request's logger kept for the rest of the request (masked errors log with its reqId). */
 export function accessLog(logger: Logger) {
+  const log = accessLogger(logger);
+  return (req: Request, res: Response, next: NextFunction) => {
+    log(req, res);
+    runWithRequestLogger(req.log, next);
+  };
+}
+
+function accessLogger(logger: Logger) {
   return pinoHttp<IncomingMessage, ServerResponse>({
     logger,
     quietReqLogger: true,
