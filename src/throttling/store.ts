@@ -46,6 +46,9 @@ export function createLimiters(pool: pg.Pool, config: ThrottlingConfig): Limiter
         duration: limiter.durationSeconds,
         // Each instance deletes counters expired over an hour ago every 5 minutes (unref'd timer).
         clearExpiredByTimeout: true,
+        // A key the store has refused is then refused from memory until its counter expires: a
+        // flood from one address costs this instance no further database round trip.
+        inMemoryBlockOnConsumed: limiter.points + 1,
       }),
     };
   }
