@@ -5,7 +5,9 @@
 // bounded per instance only (THROTTLING=off); and the server as shipped (throttling on too).
 //
 //   npm run bench:login-storm -- [--preset quick|full] [--seconds 10] [--storm 100] [--connections 4]
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { findFreePort } from "../src/db/embedded-postgres.ts";
 import { connectBenchCluster, ensureBenchDatabase } from "./bench-database.ts";
@@ -84,7 +86,34 @@ async function loginStorm(url: string, workers: number, seconds: number): Promis
   };
 }
 
+/**
+ * The storm runs in a child process of its own: in the bench process, 100 busy fetch loops would
+ * delay autocannon's own event loop and inflate the latencies it measures for the probe.
+ */
+function stormInChild(url: string, workers: number, seconds: number): Promise<StormResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), "--storm-worker", url, String(workers), String(seconds)],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("exit", (code) => {
+      if (code === 0) resolve(JSON.parse(output) as StormResult);
+      else reject(new Error(`the storm process exited with ${code}`));
+    });
+  });
+}
+
 async function main(): Promise<number> {
+  if (process.argv[2] === "--storm-worker") {
+    const [url, workers, seconds] = process.argv.slice(3);
+    process.stdout.write(JSON.stringify(await loginStorm(url!, Number(workers), Number(seconds))));
+    return 0;
+  }
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
@@ -151,7 +180,7 @@ async function main(): Promise<number> {
             request,
             checkBody: (body) => !body.includes('"errors"'),
           }),
-          configuration.storm ? loginStorm(server.url, stormWorkers, seconds) : Promise.resolve(undefined),
+          configuration.storm ? stormInChild(server.url, stormWorkers, seconds) : Promise.resolve(undefined),
         ]);
         rows.push({ configuration, probe, storm });
         log(

@@ -86,7 +86,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         statementTimeoutMs: config.pool.statementTimeoutMs,
         tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
         logger,
-        extraPlugins: [throttling],
+        extraPlugins: [throttling.plugin],
       }),
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.
@@ -95,7 +95,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
       pgl,
       authenticatorPool: pool,
       tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
-      edge: { trustProxy: config.trustProxy, corsOrigins: config.corsOrigins, graphiql: config.graphiql },
+      edge: {
+        trustProxy: config.trustProxy,
+        corsOrigins: config.corsOrigins,
+        graphiql: config.graphiql,
+        beforeGraphql: [throttling.middleware],
+      },
       logger,
       readiness: { pool, committed, logger },
     });

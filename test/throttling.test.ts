@@ -211,6 +211,50 @@ describe("per client address", () => {
     expect((await signUp(newAddress())).body.errors).toBeUndefined();
   });
 
+  it("an address over the anonymous-mutation limit is then refused before its body is read; with a token it is served", async () => {
+    const address = newAddress();
+    const attempt = () =>
+      post(
+        server.url,
+        LOGIN,
+        { email: `flood-${randomBytes(4).toString("hex")}@example.test`, password: "x-1234567890" },
+        from(address),
+      );
+    const codes = [];
+    for (let i = 0; i < 31; i++) codes.push(codeOf(await attempt()));
+    expect(codes.slice(0, 8)).toEqual(Array(8).fill("INVALID_CREDENTIALS"));
+    expect(codes.slice(8)).toEqual(Array(23).fill("RATE_LIMITED"));
+    // Not even parsed: a broken body gets the same 429 (it would be 400 otherwise).
+    const broken = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...from(address) },
+      body: "{ not json",
+    });
+    expect(broken.status).toBe(429);
+    expect(Number(broken.headers.get("retry-after"))).toBeGreaterThan(0);
+    const body = (await broken.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe("RATE_LIMITED");
+    const elsewhere = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...from(newAddress()) },
+      body: "{ not json",
+    });
+    expect(elsewhere.status).toBe(400);
+
+    const org = await createOrganisation(owner, "flooded-address");
+    const signedIn = await post(
+      server.url,
+      "{ people { totalCount } }",
+      {},
+      {
+        ...from(address),
+        authorization: `Bearer ${memberToken(org, "viewer")}`,
+      },
+    );
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.body.errors).toBeUndefined();
+  });
+
   it("signed-in mutations are not counted as anonymous ones", async () => {
     const org = await createOrganisation(owner, "signed-in");
     const address = newAddress();

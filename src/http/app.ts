@@ -2,7 +2,7 @@
 // around all of it the access log, helmet's security headers and CORS for the allowed origins.
 import { createServer, type Server } from "node:http";
 import cors from "cors";
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import helmet from "helmet";
 import type pg from "pg";
 import type { PostGraphileInstance } from "postgraphile";
@@ -19,7 +19,13 @@ export interface HttpServerOptions {
   authenticatorPool: pg.Pool;
   tokens: { jwtSecret: string; lifetimeSeconds: number };
   /** Who may call from a browser, which proxies to believe; defaults: nobody, none. */
-  edge?: { trustProxy: TrustProxy; corsOrigins: string[]; graphiql: boolean };
+  edge?: {
+    trustProxy: TrustProxy;
+    corsOrigins: string[];
+    graphiql: boolean;
+    /** Middleware of other concerns for /graphql, after authentication (the throttle's early refusal). */
+    beforeGraphql?: RequestHandler[];
+  };
   logger: Logger;
   /** What /readyz checks: the server's pool and the committed migrations this build ships. */
   readiness: ReadinessCheck;
@@ -138,6 +144,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
   app.use("/graphql", corsFor(edge.corsOrigins, logger));
   app.use("/graphql", preferJsonForAnyAccept);
   app.use("/graphql", authenticateRequests(tokens, logger));
+  for (const middleware of edge.beforeGraphql ?? []) app.use("/graphql", middleware);
 
   const server = createServer(app);
   const serv = pgl.createServ(grafserv);

@@ -10,6 +10,7 @@ import { GraphQLError } from "postgraphile/graphql";
 import type {} from "postgraphile/grafserv";
 import type { Logger } from "../logger.ts";
 import { describeError, ErrorCode } from "../graphql/errors.ts";
+import type { BlockedAddresses } from "./blocked-addresses.ts";
 import type { ConcurrencyLimit } from "./concurrency.ts";
 import { operationOf, rootFieldCalls, type RootFieldCall } from "./operation.ts";
 import { MUTATION_RULES, type LimiterName } from "./rules.ts";
@@ -37,6 +38,8 @@ export interface ThrottlingOptions {
   /** Undefined when THROTTLING=off: only the hashing bound applies. */
   limiters: Limiters | undefined;
   hashSlots: ConcurrencyLimit;
+  /** Filled when the anonymous-mutation limit refuses an address (refused early by the HTTP layer). */
+  blockedAddresses: BlockedAddresses;
   logger: Logger;
 }
 
@@ -101,7 +104,7 @@ function refusalResult(req: Request | undefined, refusal: Refusal, message: stri
 }
 
 export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConfig.Plugin {
-  const { limiters, hashSlots, logger } = options;
+  const { limiters, hashSlots, blockedAddresses, logger } = options;
 
   return {
     name: "ProspectFlowThrottlingPlugin",
@@ -135,6 +138,9 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
               }
               const retryAfterSeconds = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
               const { settings } = consumption.limiter;
+              if (consumption.limiter.name === "anonymousMutationsPerAddress") {
+                blockedAddresses.block(address, retryAfterSeconds);
+              }
               log.warn(
                 { code: ErrorCode.RATE_LIMITED, limiter: consumption.limiter.name, retryAfterSeconds },
                 "request throttled",
