@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
+import { throttledAddress } from "../src/throttling/client-address.ts";
 import { createOrganisation, ownerPool, testDatabase, type TestOrganisation } from "./helpers/database.ts";
 import { startTestServer } from "./helpers/http-server.ts";
 import { startServerProcess, type ServerProcess } from "./helpers/server-process.ts";
@@ -395,6 +396,16 @@ describe("client address", () => {
     } finally {
       await strict.close();
     }
+  });
+
+  it("IPv6 clients are counted per /64 (one subscriber's block); IPv4 and IPv4-mapped per address", () => {
+    expect(throttledAddress("2001:db8:1:2:3:4:5:6")).toBe("2001:db8:1:2::/64");
+    expect(throttledAddress("2001:0db8:0001:0002:ffff::1")).toBe("2001:db8:1:2::/64");
+    expect(throttledAddress("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(throttledAddress("2001:db8:1:3::1")).not.toBe(throttledAddress("2001:db8:1:2::1"));
+    expect(throttledAddress("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(throttledAddress("192.0.2.7")).toBe("192.0.2.7");
+    expect(throttledAddress("192.0.2.8")).not.toBe(throttledAddress("192.0.2.7"));
   });
 
   it("TRUST_PROXY is validated: true (believe anyone) and malformed entries are refused", () => {

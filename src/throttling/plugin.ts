@@ -11,6 +11,7 @@ import type {} from "postgraphile/grafserv";
 import type { Logger } from "../logger.ts";
 import { describeError, ErrorCode } from "../graphql/errors.ts";
 import type { BlockedAddresses } from "./blocked-addresses.ts";
+import { clientAddressOf, throttledAddress } from "./client-address.ts";
 import type { ConcurrencyLimit } from "./concurrency.ts";
 import { operationOf, rootFieldCalls, type RootFieldCall } from "./operation.ts";
 import { MUTATION_RULES, type LimiterName } from "./rules.ts";
@@ -45,9 +46,6 @@ export interface ThrottlingOptions {
 
 /** Counters are keyed by a hash: the table never holds an email address or an IP address in clear. */
 const keyOf = (value: string) => createHash("sha256").update(value).digest("base64url").slice(0, 22);
-
-/** The client's address: the socket's, or X-Forwarded-For's as far as TRUST_PROXY allows (express). */
-export const clientAddressOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
 interface Consumption {
   limiter: Limiter;
@@ -120,7 +118,7 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
 
           const calls = rootFieldCalls(args.document, operation, args.variableValues);
           const anonymous = req.prospectflowAuthentication?.kind !== "member";
-          const address = clientAddressOf(req);
+          const address = throttledAddress(clientAddressOf(req));
           const log = req.log ?? logger;
 
           const consumptions = limiters ? consumptionsFor(calls, anonymous, address, limiters) : [];

@@ -6,7 +6,8 @@ import type { ThrottlingConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { createBlockedAddresses, refuseBlockedAddresses } from "./blocked-addresses.ts";
 import { createConcurrencyLimit } from "./concurrency.ts";
-import { clientAddressOf, createThrottlingPlugin } from "./plugin.ts";
+import { clientAddressOf, throttledAddress } from "./client-address.ts";
+import { createThrottlingPlugin } from "./plugin.ts";
 import { assertThrottleStoreUsable, createLimiters } from "./store.ts";
 
 export interface Throttling {
@@ -27,6 +28,6 @@ export async function createThrottling(pool: pg.Pool, config: ThrottlingConfig, 
       blockedAddresses,
       logger,
     }),
-    middleware: refuseBlockedAddresses(blockedAddresses, clientAddressOf, logger),
+    middleware: refuseBlockedAddresses(blockedAddresses, (req) => throttledAddress(clientAddressOf(req)), logger),
   };
 }
