@@ -77,7 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       options.watchSchema && database.urls.rootUrl !== undefined
         ? { superuserUrl: withDatabase(database.urls.rootUrl, databaseNameOf(database.urls.authenticatorUrl)) }
         : undefined;
-    const throttling = await createThrottling(pool, config.throttling, logger);
+    const throttling = await createThrottling(pool, config.throttling, logger, { isProduction: config.isProduction });
     pgl = postgraphile(
       createPreset({
         authenticatorPool: pool,

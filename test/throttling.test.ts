@@ -10,6 +10,8 @@ import type { RunningServer } from "../src/server.ts";
 import { throttledAddress } from "../src/throttling/client-address.ts";
 import { createOrganisation, ownerPool, testDatabase, type TestOrganisation } from "./helpers/database.ts";
 import { startTestServer } from "./helpers/http-server.ts";
+import { createScratchDatabase } from "./helpers/scratch-database.ts";
+import { startServerFor } from "./helpers/server-for-database.ts";
 import { startServerProcess, type ServerProcess } from "./helpers/server-process.ts";
 import { memberToken } from "./helpers/tokens.ts";
 
@@ -155,6 +157,32 @@ describe("login, per account", () => {
       );
     }
     const ok = await post(server.url, LOGIN, { email, password: PASSWORD }, from(address));
+    expect(ok.body.errors).toBeUndefined();
+  });
+
+  it("a request refused for one account gives back what it counted for another", async () => {
+    const locked = await accountWithPassword("lockout-locked");
+    const bystander = await accountWithPassword("lockout-bystander");
+    const address = newAddress();
+    for (let i = 0; i < 3; i++)
+      await post(server.url, LOGIN, { email: locked.email, password: `wrong-${i}-x` }, from(address));
+    const both = await post(
+      server.url,
+      `mutation($a: String!, $b: String!) {
+        first: login(input: { email: $a, password: "wrong-1-x" }) { token }
+        second: login(input: { email: $b, password: "wrong-2-x" }) { token } }`,
+      { a: bystander.email, b: locked.email },
+      from(address),
+    );
+    expect(codeOf(both)).toBe("RATE_LIMITED");
+    // The bystander still has all 3 attempts: 2 wrong ones, then the right one works.
+    const later = newAddress();
+    for (let i = 0; i < 2; i++) {
+      expect(
+        codeOf(await post(server.url, LOGIN, { email: bystander.email, password: `no-${i}-x` }, from(later))),
+      ).toBe("INVALID_CREDENTIALS");
+    }
+    const ok = await post(server.url, LOGIN, { email: bystander.email, password: PASSWORD }, from(later));
     expect(ok.body.errors).toBeUndefined();
   });
 
@@ -415,5 +443,22 @@ describe("client address", () => {
     expect(loadConfig({ ...base, TRUST_PROXY: "loopback, 10.0.0.0/8" }).trustProxy).toEqual(["loopback", "10.0.0.0/8"]);
     expect(loadConfig({ ...base, TRUST_PROXY: "1" }).trustProxy).toBe(1);
     expect(loadConfig(base).trustProxy).toBe(false);
+  });
+});
+
+describe("the counters table", () => {
+  it("missing (migrations not applied): production refuses to start; development counts in memory", async () => {
+    // Committed migrations only: the current one, which creates app_throttle, is not there.
+    const scratch = await createScratchDatabase(testDatabase().serverRootUrl, "nothrottle");
+    try {
+      const { rootUrl: _root, ...urls } = scratch.urls;
+      await expect(startServerFor(urls, { NODE_ENV: "production", THROTTLING: "on" })).rejects.toThrow(
+        /app_throttle\.counters/,
+      );
+      const development = await startServerFor(urls, { NODE_ENV: "development", THROTTLING: "on", GRAPHIQL: "off" });
+      await development.close();
+    } finally {
+      await scratch.drop();
+    }
   });
 });

@@ -122,10 +122,14 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
           const log = req.log ?? logger;
 
           const consumptions = limiters ? consumptionsFor(calls, anonymous, address, limiters) : [];
+          const taken: Consumption[] = [];
           for (const consumption of consumptions) {
             try {
               await consumption.limiter.store.consume(consumption.key, consumption.points);
+              taken.push(consumption);
             } catch (error) {
+              // Nothing runs: counts taken "in case of failure" for earlier fields are given back.
+              await Promise.all(settleAll(taken, NOT_RUN, log));
               if (!isRefusal(error)) {
                 log.error({ err: error, limiter: consumption.limiter.name }, "throttle store failed");
                 return refusalResult(
@@ -160,7 +164,7 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
               "password hashing busy",
             );
             // The attempt never ran: it must not count as a login failure.
-            await Promise.all(settleAll(consumptions, undefined, log));
+            await Promise.all(settleAll(consumptions, NOT_RUN, log));
             return refusalResult(
               req,
               { status: 503, code: ErrorCode.SERVICE_BUSY, retryAfterSeconds: 1 },
@@ -170,11 +174,18 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
           let result: Awaited<ReturnType<typeof next>>;
           try {
             result = await next();
-          } finally {
+          } catch (error) {
+            // Whether the attempt ran is unknown: the counts stay as taken.
             release();
+            throw error;
           }
-          const errors = "errors" in result && Array.isArray(result.errors) ? result.errors : [];
-          await Promise.all(settleAll(consumptions, errors, log));
+          release();
+          // An incremental (@defer) answer cannot be inspected here: its counts stay as taken.
+          const outcome: Outcome =
+            "errors" in result || "data" in result
+              ? { ran: true, errors: Array.isArray(result.errors) ? result.errors : [] }
+              : UNKNOWN;
+          await Promise.all(settleAll(consumptions, outcome, log));
           return result;
         },
       },
@@ -198,16 +209,19 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
   };
 }
 
+/** What became of a mutation whose per-account counts were taken in advance. */
+type Outcome = { ran: true; errors: readonly GraphQLError[] } | { ran: false } | { ran: "unknown" };
+const NOT_RUN: Outcome = { ran: false };
+const UNKNOWN: Outcome = { ran: "unknown" };
+
 /**
  * After the mutation: per-account counts taken "in case of failure" are kept for calls that
- * answered the failure code, cleared when one succeeded, and given back otherwise. `errors`
- * undefined means nothing ran (everything is given back).
+ * answered the failure code, cleared when one succeeded, and given back otherwise; given back
+ * entirely when nothing ran, kept entirely when the outcome is unknown.
  */
-function settleAll(
-  consumptions: Consumption[],
-  errors: readonly GraphQLError[] | undefined,
-  log: Logger,
-): Array<Promise<unknown>> {
+function settleAll(consumptions: Consumption[], outcome: Outcome, log: Logger): Array<Promise<unknown>> {
+  if (outcome.ran === "unknown") return [];
+  const errors = outcome.ran ? outcome.errors : undefined;
   return consumptions.flatMap((consumption) => {
     const failuresOnly = consumption.failuresOnly;
     if (!failuresOnly) return [];

@@ -2,7 +2,12 @@
 // by the migration; the serving role may only read and write that one table), so every API
 // instance behind the load balancer counts against the same limits.
 import pg from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import {
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from "rate-limiter-flexible";
 import type { ThrottlingConfig } from "../config.ts";
 import { limiterSettings, type LimiterName, type LimiterSettings } from "./rules.ts";
 
@@ -12,7 +17,7 @@ export const THROTTLE_TABLE = "counters";
 export interface Limiter {
   name: LimiterName;
   settings: LimiterSettings;
-  store: RateLimiterPostgres;
+  store: RateLimiterAbstract;
 }
 
 export type Limiters = Record<LimiterName, Limiter>;
@@ -25,6 +30,22 @@ function unnamedStatements(pool: pg.Pool) {
   return {
     query: (query: { text: string; values?: unknown[] }) => pool.query(query.text, query.values),
   };
+}
+
+/**
+ * Counters in this process's memory: only for development against a database that lacks the
+ * throttle table (the current migration not committed yet); never shared, never in production.
+ */
+export function createMemoryLimiters(config: ThrottlingConfig): Limiters {
+  const limiters = {} as Limiters;
+  for (const [name, limiter] of Object.entries(limiterSettings(config)) as Array<[LimiterName, LimiterSettings]>) {
+    limiters[name] = {
+      name,
+      settings: limiter,
+      store: new RateLimiterMemory({ keyPrefix: name, points: limiter.points, duration: limiter.durationSeconds }),
+    };
+  }
+  return limiters;
 }
 
 export function createLimiters(pool: pg.Pool, config: ThrottlingConfig): Limiters {
@@ -55,16 +76,16 @@ export function createLimiters(pool: pg.Pool, config: ThrottlingConfig): Limiter
   return limiters;
 }
 
-/** Fails start-up with a clear message when the serving role cannot use the counters table. */
-export async function assertThrottleStoreUsable(pool: pg.Pool): Promise<void> {
+/** Why the serving role cannot use the counters table, or undefined when it can. */
+export async function throttleStoreProblem(pool: pg.Pool): Promise<string | undefined> {
   try {
     await pool.query(`select key, points, expire from ${THROTTLE_SCHEMA}.${THROTTLE_TABLE} limit 0`);
+    return undefined;
   } catch (error) {
-    throw new Error(
-      `Throttling needs ${THROTTLE_SCHEMA}.${THROTTLE_TABLE}, readable and writable by the serving role ` +
-        `(${(error as Error).message}). Apply the migrations (the migration grants it to the roles that ` +
-        "serve requests), or set THROTTLING=off.",
-      { cause: error },
+    return (
+      `throttling needs ${THROTTLE_SCHEMA}.${THROTTLE_TABLE}, readable and writable by the serving role ` +
+      `(${(error as Error).message}); apply the migrations (the migration grants it to the roles that ` +
+      "serve requests), or set THROTTLING=off"
     );
   }
 }

@@ -8,7 +8,7 @@ import { createBlockedAddresses, refuseBlockedAddresses } from "./blocked-addres
 import { createConcurrencyLimit } from "./concurrency.ts";
 import { clientAddressOf, throttledAddress } from "./client-address.ts";
 import { createThrottlingPlugin } from "./plugin.ts";
-import { assertThrottleStoreUsable, createLimiters } from "./store.ts";
+import { createLimiters, createMemoryLimiters, throttleStoreProblem, type Limiters } from "./store.ts";
 
 export interface Throttling {
   /** For the preset: the limits and the hashing bound, applied to every operation. */
@@ -17,13 +17,33 @@ export interface Throttling {
   middleware: RequestHandler;
 }
 
-export async function createThrottling(pool: pg.Pool, config: ThrottlingConfig, logger: Logger): Promise<Throttling> {
-  if (config.enabled) await assertThrottleStoreUsable(pool);
-  else logger.warn("THROTTLING=off: logins and sign-ups are not rate limited");
+/**
+ * With throttling on, a serving role that cannot use the counters table stops start-up in
+ * production; in development (the current migration not committed yet) the counters are kept in
+ * this process's memory instead, with a warning.
+ */
+export async function createThrottling(
+  pool: pg.Pool,
+  config: ThrottlingConfig,
+  logger: Logger,
+  options: { isProduction: boolean },
+): Promise<Throttling> {
+  let limiters: Limiters | undefined;
+  if (!config.enabled) {
+    logger.warn("THROTTLING=off: logins and sign-ups are not rate limited");
+  } else {
+    const problem = await throttleStoreProblem(pool);
+    if (problem === undefined) limiters = createLimiters(pool, config);
+    else if (options.isProduction) throw new Error(`${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`);
+    else {
+      logger.warn(`${problem}; development: counting in this process's memory (not shared with other instances)`);
+      limiters = createMemoryLimiters(config);
+    }
+  }
   const blockedAddresses = createBlockedAddresses();
   return {
     plugin: createThrottlingPlugin({
-      limiters: config.enabled ? createLimiters(pool, config) : undefined,
+      limiters,
       hashSlots: createConcurrencyLimit(config.passwordHashConcurrency, config.passwordHashQueueMs),
       blockedAddresses,
       logger,
