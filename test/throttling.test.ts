@@ -132,6 +132,19 @@ describe("login, per account", () => {
     expect(codeOf(await inline(PASSWORD, email))).toBe("RATE_LIMITED");
   });
 
+  it("counts an email given as a variable's default value, or inside an input variable", async () => {
+    const { email } = await accountWithPassword("lockout-default");
+    const address = newAddress();
+    const byDefault = `mutation($e: String! = "${email}") { login(input: { email: $e, password: "wrong-1-x" }) { token } }`;
+    const byInput = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
+    expect(codeOf(await post(server.url, byDefault, {}, from(address)))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await post(server.url, byInput, { input: { email, password: "wrong-2-x" } }, from(address)))).toBe(
+      "INVALID_CREDENTIALS",
+    );
+    expect(codeOf(await post(server.url, byDefault, {}, from(address)))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await post(server.url, LOGIN, { email, password: PASSWORD }, from(address)))).toBe("RATE_LIMITED");
+  });
+
   it("a successful login clears the failures", async () => {
     const { email } = await accountWithPassword("lockout-reset");
     const address = newAddress();

@@ -2,6 +2,7 @@
 // every alias counted) and, per field, the `input.email` it was given (inline or as a variable).
 import {
   Kind,
+  valueFromASTUntyped,
   type DocumentNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -35,6 +36,13 @@ export function rootFieldCalls(
       definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
     ),
   );
+  // A variable left out takes its default: `mutation($e: String = "victim@…")` must count too.
+  const values: Record<string, unknown> = {};
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (variables && Object.hasOwn(variables, name)) values[name] = variables[name];
+    else if (definition.defaultValue) values[name] = valueFromASTUntyped(definition.defaultValue);
+  }
   const calls: RootFieldCall[] = [];
   const visited = new Set<string>();
   const walk = (selectionSet: SelectionSetNode) => {
@@ -45,7 +53,7 @@ export function rootFieldCalls(
         calls.push({
           name: selection.name.value,
           responseKey: selection.alias?.value ?? selection.name.value,
-          email: normaliseEmail(emailOf(input, variables ?? {})),
+          email: normaliseEmail(emailOf(input, values)),
         });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         walk(selection.selectionSet);
