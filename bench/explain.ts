@@ -267,7 +267,7 @@ async function main(): Promise<number> {
     server = await createHttpServer({
       pgl,
       authenticatorPool: pool,
-      jwtSecret,
+      tokens: { jwtSecret, lifetimeSeconds: 3600 },
       logger,
       readiness: { pool, committed: readCommittedMigrations(migrationsFolder), logger },
     });

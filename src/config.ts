@@ -51,6 +51,11 @@ export interface Config {
   startupTimeoutMs: number;
   /** How long in-flight requests may run after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
+  /** Which proxies' X-Forwarded-For to believe (express `trust proxy`); false: the socket's address. */
+  trustProxy: TrustProxy;
+  /** Origins a browser may call the API from (CORS); empty: none. */
+  corsOrigins: string[];
+  throttling: ThrottlingConfig;
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -59,6 +64,29 @@ export interface Config {
     /** Folder holding pg_dump/pg_restore; undefined means "find them on PATH". */
     pgBinDirectory: string | undefined;
   };
+}
+
+/** express's `trust proxy`: false, a hop count, or addresses/subnets/names (loopback, uniquelocal…). */
+export type TrustProxy = false | number | string[];
+
+export interface ThrottlingConfig {
+  /** Off only for tests that do not test throttling (the counters are shared by every instance). */
+  enabled: boolean;
+  /** Wrong passwords for one account within the window before it is locked. */
+  loginMaxFailures: number;
+  loginFailureWindowSeconds: number;
+  /** How long a locked account refuses logins. */
+  loginLockoutSeconds: number;
+  /** Login attempts per client address per minute (any account). */
+  loginPerAddressPerMinute: number;
+  /** Sign-ups per client address per hour. */
+  registerPerAddressPerHour: number;
+  /** Mutations of anonymous requests per client address per minute (all of them together). */
+  anonymousMutationsPerAddressPerMinute: number;
+  /** Password-hashing mutations running at once in this process; more wait in a queue. */
+  passwordHashConcurrency: number;
+  /** How long a password-hashing mutation may wait for its turn before SERVICE_BUSY. */
+  passwordHashQueueMs: number;
 }
 
 /** What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup) do not. */
@@ -133,6 +161,17 @@ const environmentSchema = z.object({
   BACKUP_DIR: optionalString,
   BACKUP_RETENTION_DAYS: integer(1, 3650).default(30),
   PG_BIN_DIR: optionalString,
+  TRUST_PROXY: optionalString,
+  CORS_ORIGINS: optionalString,
+  THROTTLING: booleanFlag,
+  LOGIN_MAX_FAILURES: integer(1, 1000).default(5),
+  LOGIN_FAILURE_WINDOW_SECONDS: integer(1, 86_400).default(900),
+  LOGIN_LOCKOUT_SECONDS: integer(1, 86_400).default(900),
+  LOGIN_PER_ADDRESS_PER_MINUTE: integer(1, 100_000).default(30),
+  REGISTER_PER_ADDRESS_PER_HOUR: integer(1, 100_000).default(20),
+  ANONYMOUS_MUTATIONS_PER_ADDRESS_PER_MINUTE: integer(1, 100_000).default(60),
+  PASSWORD_HASH_CONCURRENCY: integer(1, 1000).optional(),
+  PASSWORD_HASH_QUEUE_MS: integer(0, 60_000).default(2_000),
   // Read by @dataplan/pg itself when it loads (0 disables named prepared statements, which
   // PgBouncer 1.18 in transaction mode cannot keep per client); validated here so a typo is caught.
   DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
@@ -199,12 +238,84 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
     migrateOnStart,
     startupTimeoutMs: env.DATABASE_STARTUP_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    throttling: {
+      enabled: env.THROTTLING ?? true,
+      loginMaxFailures: env.LOGIN_MAX_FAILURES,
+      loginFailureWindowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+      loginLockoutSeconds: env.LOGIN_LOCKOUT_SECONDS,
+      loginPerAddressPerMinute: env.LOGIN_PER_ADDRESS_PER_MINUTE,
+      registerPerAddressPerHour: env.REGISTER_PER_ADDRESS_PER_HOUR,
+      anonymousMutationsPerAddressPerMinute: env.ANONYMOUS_MUTATIONS_PER_ADDRESS_PER_MINUTE,
+      // A quarter of the pool by default: hashing requests never hold more than that of it.
+      passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, Math.floor(env.DATABASE_POOL_MAX / 4)),
+      passwordHashQueueMs: env.PASSWORD_HASH_QUEUE_MS,
+    },
     backup: {
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,
       pgBinDirectory: env.PG_BIN_DIR === undefined ? undefined : path.resolve(projectRoot, env.PG_BIN_DIR),
     },
   };
+}
+
+const TRUST_PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+const IPV4_OR_SUBNET = /^(\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?$/;
+const IPV6_OR_SUBNET = /^[0-9a-f:]*:[0-9a-f:.]*(\/\d{1,3})?$/i;
+
+/**
+ * TRUST_PROXY: unset, "false" or "0" trust no proxy (the socket's address is the client's); a
+ * number trusts that many hops; otherwise a comma-separated list of addresses, subnets or
+ * express's names (loopback, linklocal, uniquelocal). "true" (trust everyone) is refused: any
+ * client could then choose its own address by sending X-Forwarded-For.
+ */
+function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 10) throw new ConfigError(`TRUST_PROXY: a hop count must be from 0 to 10 (got "${value}").`);
+    return hops;
+  }
+  if (value === "true") {
+    throw new ConfigError(
+      "TRUST_PROXY=true would believe X-Forwarded-For from anyone; name the proxies instead " +
+        "(e.g. TRUST_PROXY=loopback,10.0.0.0/8) or give the number of proxies in front (TRUST_PROXY=1).",
+    );
+  }
+  const entries = value.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (!(TRUST_PROXY_NAMES.has(entry) || IPV4_OR_SUBNET.test(entry) || IPV6_OR_SUBNET.test(entry))) {
+      throw new ConfigError(
+        `TRUST_PROXY: "${entry}" is not an IP address, a subnet (10.0.0.0/8) or one of loopback, linklocal, uniquelocal.`,
+      );
+    }
+  }
+  return entries;
+}
+
+/** CORS_ORIGINS: comma-separated origins (scheme://host[:port]), each exactly as a browser sends it. */
+function parseCorsOrigins(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const origins = value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        `CORS_ORIGINS: "${origin}" is not an origin; write scheme://host[:port] without a path or trailing slash ` +
+          "(e.g. https://app.example.com).",
+      );
+    }
+  }
+  return origins;
 }
 
 function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwner: boolean): DatabaseConfig {

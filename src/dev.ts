@@ -2,7 +2,7 @@
 // `graphile-migrate watch` re-running migrations/current.sql on every save.
 import { loadConfig, requireOwnerUrl } from "./config.ts";
 import { spawnGraphileMigrate } from "./db/graphile-migrate-cli.ts";
-import { createLogger, type Logger } from "./logger.ts";
+import { createLogger, routeConsoleToLogger, type Logger } from "./logger.ts";
 import { printWelcome, reportStartupFailure, stopOnSignals } from "./process-lifecycle.ts";
 import { startServer } from "./server.ts";
 
@@ -11,6 +11,7 @@ async function dev(): Promise<void> {
   try {
     const config = loadConfig(process.env);
     logger = createLogger(config.logLevel);
+    routeConsoleToLogger(logger);
     const server = await startServer(config, logger, { watchSchema: true });
     const urls = server.database.urls;
     const migrateWatch = spawnGraphileMigrate(["watch"], { ...urls, ownerUrl: requireOwnerUrl(urls) });
@@ -20,7 +21,7 @@ async function dev(): Promise<void> {
       await childExited;
       await server.close();
     }, logger);
-    printWelcome(server, config);
+    printWelcome(server, config, logger);
     process.stdout.write("  Watching migrations/current/*.sql: save a file and GraphiQL picks up the change.\n\n");
   } catch (error) {
     reportStartupFailure(error, logger);

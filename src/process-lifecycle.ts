@@ -4,7 +4,12 @@ import type { Logger } from "./logger.ts";
 import { DatabaseUnavailableError } from "./ops/database-failures.ts";
 import type { RunningServer } from "./server.ts";
 
-export function printWelcome(server: RunningServer, config: Config): void {
+export function printWelcome(server: RunningServer, config: Config, logger?: Logger): void {
+  // Production's stdout holds JSON log lines only: the welcome is one of them.
+  if (config.isProduction && logger) {
+    logger.info({ graphql: `${server.url}/graphql` }, "ready");
+    return;
+  }
   const lines = [
     "",
     `  ProspectFlow API is ready.`,

@@ -17,6 +17,7 @@ import type { Logger } from "./logger.ts";
 import { readCommittedMigrations, type CommittedMigration } from "./ops/committed-migrations.ts";
 import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
 import { checkReadiness } from "./ops/readiness.ts";
+import { createThrottling } from "./throttling/throttling.ts";
 
 /** The server's database URLs: without an owner URL when it only serves (MIGRATE_ON_START=false). */
 export type ServingUrls = Omit<DatabaseUrls, "ownerUrl"> & { ownerUrl: string | undefined };
@@ -76,6 +77,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       options.watchSchema && database.urls.rootUrl !== undefined
         ? { superuserUrl: withDatabase(database.urls.rootUrl, databaseNameOf(database.urls.authenticatorUrl)) }
         : undefined;
+    const throttling = await createThrottling(pool, config.throttling, logger, { isProduction: config.isProduction });
     pgl = postgraphile(
       createPreset({
         authenticatorPool: pool,
@@ -83,6 +85,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
         graphiql: config.graphiql,
         statementTimeoutMs: config.pool.statementTimeoutMs,
         tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
+        logger,
+        extraPlugins: [throttling.plugin],
       }),
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.
@@ -90,7 +94,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const server = await createHttpServer({
       pgl,
       authenticatorPool: pool,
-      jwtSecret,
+      tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
+      edge: {
+        trustProxy: config.trustProxy,
+        corsOrigins: config.corsOrigins,
+        graphiql: config.graphiql,
+        beforeGraphql: [throttling.middleware],
+      },
       logger,
       readiness: { pool, committed, logger },
     });

@@ -16,10 +16,10 @@ import { chartSvg, svgToPng } from "../bench/report/chart.ts";
 import { resultsTable } from "../bench/report/markdown.ts";
 import { roundRatio, summariseScenario, verdicts, type Cell } from "../bench/report/summary.ts";
 import { percentile, median } from "../bench/load/stats.ts";
-import { signToken } from "../src/auth/jwt.ts";
 import type { RunningServer } from "../src/server.ts";
 import { asMember, createOrganisation, ownerPool, type TestOrganisation } from "./helpers/database.ts";
-import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
+import { graphql, startTestServer } from "./helpers/http-server.ts";
+import { memberToken } from "./helpers/tokens.ts";
 
 const owner = ownerPool();
 let org: TestOrganisation;
@@ -83,8 +83,8 @@ beforeAll(async () => {
   const member = {
     organisationId: org.id,
     userId: org.users.member,
-    sessionId: "",
-    token: signToken({ userId: org.users.member, organisationId: org.id }, TEST_JWT_SECRET, 300),
+    sessionId: org.sessions.member,
+    token: memberToken(org, "member", 300),
   };
   const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
   context = { members: { large: member, probe: member }, pixelTokens: 1, fromDay: day(29), toDay: day(0) };

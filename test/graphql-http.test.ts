@@ -3,10 +3,11 @@
 import { randomUUID } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JWT_AUDIENCE, JWT_ISSUER, signToken } from "../src/auth/jwt.ts";
+import { JWT_AUDIENCE, JWT_ISSUER } from "../src/auth/jwt.ts";
 import type { RunningServer } from "../src/server.ts";
 import { createOrganisation, ownerPool, type Role, type TestOrganisation } from "./helpers/database.ts";
 import { graphql, startTestServer, TEST_JWT_SECRET, type GraphQLResponse } from "./helpers/http-server.ts";
+import { memberToken } from "./helpers/tokens.ts";
 
 const owner = ownerPool();
 let server: RunningServer;
@@ -15,8 +16,7 @@ let orgB: TestOrganisation;
 let personOfB: string;
 let companyOfA: string;
 
-const tokenFor = (org: TestOrganisation, role: Role) =>
-  signToken({ userId: org.users[role], organisationId: org.id }, TEST_JWT_SECRET, 300);
+const tokenFor = (org: TestOrganisation, role: Role) => memberToken(org, role, 300);
 
 /** What an error response must never contain. */
 function expectNoLeak(response: GraphQLResponse) {

@@ -4,7 +4,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../src/auth/jwt.ts";
 import { projectRoot } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { listTables, quoteTable } from "./helpers/catalog.ts";
@@ -16,8 +15,9 @@ import {
   type Role,
   type TestOrganisation,
 } from "./helpers/database.ts";
-import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
+import { graphql, startTestServer } from "./helpers/http-server.ts";
 import { sampleRowsFor } from "./helpers/row-factory.ts";
+import { memberToken, sessionToken } from "./helpers/tokens.ts";
 
 const owner = ownerPool();
 let server: RunningServer;
@@ -417,12 +417,12 @@ describe("the audit log", () => {
       org.organisationId,
       colleague.userId,
     ]);
-    const memberToken = signToken(
+    const colleagueToken = await sessionToken(
+      owner,
       { userId: colleague.userId, organisationId: org.organisationId },
-      TEST_JWT_SECRET,
       300,
     );
-    expect(codeOf(await call("{ auditLogs { totalCount } }", {}, memberToken))).toBe("FORBIDDEN");
+    expect(codeOf(await call("{ auditLogs { totalCount } }", {}, colleagueToken))).toBe("FORBIDDEN");
     // Not even the database owner can change or delete an entry.
     await expect(
       owner.query("update iam.audit_log set action = 'insert' where organisation_id = $1", [org.organisationId]),
@@ -439,8 +439,8 @@ describe("deleting an organisation (GDPR)", () => {
 
   it("needs the owner and the slug as confirmation", async () => {
     const org = await createOrganisation(owner, "gdpr-refuse");
-    const adminToken = signToken({ userId: org.users.admin, organisationId: org.id }, TEST_JWT_SECRET, 300);
-    const ownerToken = signToken({ userId: org.users.owner, organisationId: org.id }, TEST_JWT_SECRET, 300);
+    const adminToken = memberToken(org, "admin", 300);
+    const ownerToken = memberToken(org, "owner", 300);
     expect(codeOf(await call(DELETE, { slug: org.slug }, adminToken))).toBe("FORBIDDEN");
     expect(codeOf(await call(DELETE, { slug: "wrong-slug" }, ownerToken))).toBe("CONFIRMATION_MISMATCH");
     const { rowCount } = await owner.query("select 1 from iam.organisations where id = $1", [org.id]);
@@ -471,7 +471,7 @@ describe("deleting an organisation (GDPR)", () => {
       return counts;
     };
     const before = await countsOutside();
-    const token = signToken({ userId: doomed.users.owner, organisationId: doomed.id }, TEST_JWT_SECRET, 300);
+    const token = memberToken(doomed, "owner", 300);
     const response = await call(DELETE, { slug: doomed.slug }, token);
     expect(response.body.errors).toBeUndefined();
     const receipt = response.body.data!.deleteCurrentOrganisation.result;

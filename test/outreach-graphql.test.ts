@@ -2,10 +2,10 @@
 // a campaign with two steps and an A/B test, enrolments, scheduled tasks, sends, opens, a reply,
 // and figures that match; bad input gets stable error codes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../src/auth/jwt.ts";
 import type { RunningServer } from "../src/server.ts";
 import { createOrganisation, createPositions, ownerPool, type TestOrganisation } from "./helpers/database.ts";
-import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
+import { graphql, startTestServer } from "./helpers/http-server.ts";
+import { memberToken } from "./helpers/tokens.ts";
 
 const owner = ownerPool();
 let server: RunningServer;
@@ -15,7 +15,7 @@ let token: string;
 beforeAll(async () => {
   server = await startTestServer();
   org = await createOrganisation(owner, "dash");
-  token = signToken({ userId: org.users.member, organisationId: org.id }, TEST_JWT_SECRET, 600);
+  token = memberToken(org, "member", 600);
 });
 
 afterAll(async () => {

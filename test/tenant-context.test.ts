@@ -3,10 +3,10 @@
 // GraphQL, never an empty result or a cast error.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../src/auth/jwt.ts";
 import type { RunningServer } from "../src/server.ts";
 import { asMember, createOrganisation, ownerPool, sqlstateOf, type TestOrganisation } from "./helpers/database.ts";
 import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
+import { sessionToken } from "./helpers/tokens.ts";
 
 const owner = ownerPool();
 let orgA: TestOrganisation;
@@ -115,10 +115,12 @@ describe("at SQL level", () => {
 });
 
 describe("through GraphQL", () => {
-  const token = (userId: string, organisationId: string) => signToken({ userId, organisationId }, TEST_JWT_SECRET, 300);
+  const token = (userId: string, organisationId: string) => sessionToken(owner, { userId, organisationId }, 300);
 
   it("a valid token for an organisation the user does not belong to gets NOT_A_MEMBER", async () => {
-    const response = await graphql(server, "{ people { totalCount } }", { token: token(orgB.users.owner, orgA.id) });
+    const response = await graphql(server, "{ people { totalCount } }", {
+      token: await token(orgB.users.owner, orgA.id),
+    });
     expect(response.body.data?.people ?? null).toBeNull();
     expect(response.body.errors?.[0]?.extensions?.code).toBe("NOT_A_MEMBER");
     expect(response.body.errors?.[0]?.message).toMatch(/not an active member/);
@@ -126,7 +128,7 @@ describe("through GraphQL", () => {
 
   it("a removed membership is refused on the very next request", async () => {
     const org = await createOrganisation(owner, "ctx-removed");
-    const memberToken = token(org.users.member, org.id);
+    const memberToken = await token(org.users.member, org.id);
     expect((await graphql(server, "{ people { totalCount } }", { token: memberToken })).body.errors).toBeUndefined();
     await owner.query("delete from iam.organisation_users where organisation_id = $1 and user_id = $2", [
       org.id,

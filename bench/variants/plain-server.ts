@@ -34,7 +34,7 @@ app.post("/sql/:scenario", async (req, res) => {
     return;
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get("authorization") ?? "");
-  const verified = match?.[1] ? verifyToken(match[1], settings.jwtSecret) : undefined;
+  const verified = match?.[1] ? verifyToken(match[1], settings.jwtSecret, { lifetimeSeconds: 6 * 3600 }) : undefined;
   if (!verified?.ok) {
     res.status(401).json({ errors: [{ message: "bad token", extensions: { code: "UNAUTHENTICATED" } }] });
     return;
@@ -51,7 +51,7 @@ app.post("/sql/:scenario", async (req, res) => {
         VISITOR_ROLE,
         claims.organisationId,
         claims.userId,
-        claims.sessionId ?? "",
+        claims.sessionId,
         String(settings.statementTimeoutMs),
       ],
     });

@@ -94,7 +94,7 @@ export function createRlsBypassPreset(options: {
             statement_timeout: String(options.statementTimeoutMs),
             "app.organisation_id": authentication.organisationId,
             "app.user_id": authentication.userId,
-            ...(authentication.sessionId === undefined ? {} : { "app.session_id": authentication.sessionId }),
+            "app.session_id": authentication.sessionId,
           },
           benchOrganisationId: authentication.organisationId,
         };

@@ -25,7 +25,7 @@ await pgl.getSchema();
 const server = await createHttpServer({
   pgl,
   authenticatorPool: pool,
-  jwtSecret: settings.jwtSecret,
+  tokens: { jwtSecret: settings.jwtSecret, lifetimeSeconds: 6 * 3600 },
   logger,
   readiness: { pool, committed: readCommittedMigrations(migrationsFolder), logger },
 });

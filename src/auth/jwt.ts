@@ -1,4 +1,5 @@
-// Signing and verifying the API's bearer tokens: HS256 only, exp required, claims checked.
+// Signing and verifying the API's bearer tokens: HS256 only; sub, organisation_id, sid, iat and
+// exp required; iat not in the future, exp no further away than the configured lifetime.
 import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 
@@ -12,12 +13,22 @@ export interface TokenClaims {
   userId: string;
   /** The organisation this token acts in. */
   organisationId: string;
-  /** The session (JWT `sid`) that logout revokes; tokens signed at login always carry one. */
-  sessionId?: string;
+  /** The session (JWT `sid`) that logout revokes; every token carries one (refused without). */
+  sessionId: string;
 }
 
 /** Why a token was refused; sent to the client as `extensions.reason`. */
-export type TokenRejection = "malformed" | "expired" | "invalid_signature" | "invalid_claims";
+export type TokenRejection =
+  | "malformed"
+  | "expired"
+  | "invalid_signature"
+  | "invalid_claims"
+  | "missing_session"
+  | "issued_in_future"
+  | "lifetime_exceeded";
+
+/** Clocks of the signing and verifying machines may differ by this much (iat, exp checks). */
+export const CLOCK_SKEW_SECONDS = 30;
 
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenRejection; message: string };
 
@@ -34,10 +45,7 @@ function secretKey(secret: string): KeyObject {
 }
 
 export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: number): string {
-  const payload =
-    claims.sessionId === undefined
-      ? { organisation_id: claims.organisationId }
-      : { organisation_id: claims.organisationId, sid: claims.sessionId };
+  const payload = { organisation_id: claims.organisationId, sid: claims.sessionId };
   return jwt.sign(payload, secretKey(secret), {
     algorithm: ALGORITHM,
     subject: claims.userId,
@@ -47,13 +55,22 @@ export function signToken(claims: TokenClaims, secret: string, lifetimeSeconds: 
   });
 }
 
-export function verifyToken(token: string, secret: string): VerifyResult {
+export interface VerifyOptions {
+  /** The longest lifetime this server signs (JWT_LIFETIME_SECONDS): a token promising more was not ours. */
+  lifetimeSeconds: number;
+  /** Seconds since the epoch; tests pass their own. */
+  now?: number;
+}
+
+export function verifyToken(token: string, secret: string, options: VerifyOptions): VerifyResult {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
   let payload: string | jwt.JwtPayload;
   try {
     payload = jwt.verify(token, secretKey(secret), {
       algorithms: [ALGORITHM],
       issuer: JWT_ISSUER,
       audience: JWT_AUDIENCE,
+      clockTimestamp: now,
     });
   } catch (error) {
     if (error instanceof jwt.TokenExpiredError) {
@@ -79,6 +96,19 @@ export function verifyToken(token: string, secret: string): VerifyResult {
   if (typeof payload.exp !== "number") {
     return { ok: false, reason: "invalid_claims", message: "The token has no expiry (exp claim)." };
   }
+  if (typeof payload.iat !== "number") {
+    return { ok: false, reason: "invalid_claims", message: "The token has no issue time (iat claim)." };
+  }
+  if (payload.iat > now + CLOCK_SKEW_SECONDS) {
+    return { ok: false, reason: "issued_in_future", message: "The token's issue time (iat) is in the future." };
+  }
+  if (payload.exp - now > options.lifetimeSeconds + CLOCK_SKEW_SECONDS) {
+    return {
+      ok: false,
+      reason: "lifetime_exceeded",
+      message: `The token's expiry is further away than this server's token lifetime (${options.lifetimeSeconds} s).`,
+    };
+  }
   const userId = payload.sub;
   const organisationId = (payload as { organisation_id?: unknown }).organisation_id;
   if (typeof userId !== "string" || !UUID.test(userId)) {
@@ -92,8 +122,15 @@ export function verifyToken(token: string, secret: string): VerifyResult {
     };
   }
   const sessionId = (payload as { sid?: unknown }).sid;
-  if (sessionId !== undefined && (typeof sessionId !== "string" || !UUID.test(sessionId))) {
+  if (sessionId === undefined) {
+    return {
+      ok: false,
+      reason: "missing_session",
+      message: "The token names no session (sid claim); sign in to get a token with one.",
+    };
+  }
+  if (typeof sessionId !== "string" || !UUID.test(sessionId)) {
     return { ok: false, reason: "invalid_claims", message: "The token's sid claim must be a session UUID." };
   }
-  return { ok: true, claims: { userId, organisationId, ...(sessionId === undefined ? {} : { sessionId }) } };
+  return { ok: true, claims: { userId, organisationId, sessionId } };
 }

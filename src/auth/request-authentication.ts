@@ -2,6 +2,7 @@
 // the verified identity to the transaction settings PostGraphile applies (set_config(..., true)).
 import type { NextFunction, Request, Response } from "express";
 import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../db/roles.ts";
+import type { Logger } from "../logger.ts";
 import { verifyToken, type TokenClaims } from "./jwt.ts";
 
 export type RequestAuthentication = { kind: "anonymous" } | ({ kind: "member" } & TokenClaims);
@@ -17,7 +18,7 @@ declare global {
 }
 
 /** Answers 401 with a JSON error for any bad token; no token means the anonymous role. */
-export function authenticateRequests(jwtSecret: string) {
+export function authenticateRequests(tokens: { jwtSecret: string; lifetimeSeconds: number }, logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.get("authorization");
     if (header === undefined || header.trim() === "") {
@@ -27,11 +28,13 @@ export function authenticateRequests(jwtSecret: string) {
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
+      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: "malformed" }, "token refused");
       rejectRequest(res, "malformed", "The Authorization header must be `Bearer <token>`.");
       return;
     }
-    const result = verifyToken(match[1], jwtSecret);
+    const result = verifyToken(match[1], tokens.jwtSecret, { lifetimeSeconds: tokens.lifetimeSeconds });
     if (!result.ok) {
+      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: result.reason }, "token refused");
       rejectRequest(res, result.reason, result.message);
       return;
     }
@@ -41,6 +44,7 @@ export function authenticateRequests(jwtSecret: string) {
 }
 
 function rejectRequest(res: Response, reason: string, message: string): void {
+  res.locals.refusalCode = "UNAUTHENTICATED";
   res
     .status(401)
     .set("WWW-Authenticate", 'Bearer error="invalid_token"')
@@ -59,6 +63,6 @@ export function pgSettingsFor(
     role: VISITOR_ROLE,
     "app.organisation_id": authentication.organisationId,
     "app.user_id": authentication.userId,
-    ...(authentication.sessionId === undefined ? {} : { "app.session_id": authentication.sessionId }),
+    "app.session_id": authentication.sessionId,
   };
 }

@@ -1,8 +1,11 @@
 // Error masking: the errors a client can act on pass through with a clear message and a stable
 // `extensions.code`; everything else is replaced by grafserv's masked message (logged with a hash).
-// No SQL text, constraint detail or stack trace reaches a client.
+// No SQL text, constraint detail or stack trace reaches a client; the masked errors are logged
+// through pino (one JSON line with the hash and id the client sees), not grafserv's console text.
+import { createHash, randomInt } from "node:crypto";
+import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
-import { defaultMaskError } from "postgraphile/grafserv";
+import { requestLoggerOr, type Logger } from "../logger.ts";
 import { NOT_FOUND_MESSAGE } from "./not-found-plugin.ts";
 
 export const ErrorCode = {
@@ -25,6 +28,16 @@ export const ErrorCode = {
   INVALID_INPUT: "INVALID_INPUT",
   INVALID_TRANSITION: "INVALID_TRANSITION",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  /** Too many attempts (throttling): HTTP 429 with Retry-After. */
+  RATE_LIMITED: "RATE_LIMITED",
+  /** Too many password-hashing requests at once on this instance: HTTP 503 with Retry-After. */
+  SERVICE_BUSY: "SERVICE_BUSY",
+  /** HTTP-level refusals, before any GraphQL: wrong method, unacceptable Accept, media type, body. */
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  NOT_ACCEPTABLE: "NOT_ACCEPTABLE",
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  BAD_REQUEST_BODY: "BAD_REQUEST_BODY",
+  REQUEST_TOO_LARGE: "REQUEST_TOO_LARGE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -170,7 +183,17 @@ export function describeError(error: GraphQLError): SafeDescription | undefined 
   return undefined;
 }
 
+/** The masking function grafserv calls for every error; what it hides is logged through `logger`. */
+export function createMaskError(logger: Logger): (error: GraphQLError) => GraphQLError {
+  return (error) => maskErrorWith(error, (hidden) => hideError(hidden, requestLoggerOr(logger)));
+}
+
+/** maskError without a logger (what it hides goes to a logger that drops it); for tests of the masking itself. */
 export function maskError(error: GraphQLError): GraphQLError {
+  return maskErrorWith(error, (hidden) => hideError(hidden, undefined));
+}
+
+function maskErrorWith(error: GraphQLError, hide: (error: GraphQLError) => GraphQLError): GraphQLError {
   // Errors about the request itself (a malformed UUID variable, a wrong argument) are safe: they
   // describe what the client sent, not the server. They pass through with a code.
   const original = error.originalError;
@@ -182,8 +205,43 @@ export function maskError(error: GraphQLError): GraphQLError {
     return withCode(error, error.message, code);
   }
   const described = describeError(error);
-  if (described === undefined) return defaultMaskError(error);
-  return withCode(error, described.message, described.code);
+  if (described !== undefined) return withCode(error, described.message, described.code);
+  if (isSafeError(original)) {
+    return new GraphQLError(original.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: original,
+      extensions: original.extensions ?? null,
+    });
+  }
+  return hide(error);
+}
+
+const ERROR_ID_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ2346789";
+
+/**
+ * Replaces an error the client cannot act on by "An error occurred (logged with hash …, id …)",
+ * as grafserv's defaultMaskError does, and logs the original as one JSON line with both: the hash
+ * groups similar errors, the id finds this one.
+ */
+function hideError(error: GraphQLError, logger: Logger | undefined): GraphQLError {
+  const hash = createHash("sha1").update(String(error)).digest("base64url");
+  let errorId = "";
+  for (let i = 0; i < 10; i++) errorId += ERROR_ID_LETTERS[randomInt(ERROR_ID_LETTERS.length)];
+  logger?.error(
+    { hash, errorId, path: error.path?.join("."), err: error.originalError ?? error },
+    "masked GraphQL error",
+  );
+  return new GraphQLError(`An error occurred (logged with hash: '${hash}', id: '${errorId}')`, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { errorId },
+  });
 }
 
 function withCode(error: GraphQLError, message: string, code: string): GraphQLError {

@@ -7,7 +7,8 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
-import { maskError } from "./errors.ts";
+import { createLogger, type Logger } from "../logger.ts";
+import { createMaskError } from "./errors.ts";
 import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
 import { RequestErrorCodesPlugin } from "./request-error-codes-plugin.ts";
 import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
@@ -24,6 +25,10 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Signs the tokens that register, login and switchOrganisation return. */
   tokens: { jwtSecret: string; lifetimeSeconds: number };
+  /** Masked errors are logged here (one JSON line each, with the hash the client sees); default: warn level. */
+  logger?: Logger;
+  /** Plugins of the server's other concerns (the throttle), added after the GraphQL ones. */
+  extraPlugins?: GraphileConfig.Plugin[];
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
@@ -35,6 +40,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       NotFoundOnEmptyMutationPlugin,
       RequestErrorCodesPlugin,
       createAuthPlugin(options.tokens),
+      ...(options.extraPlugins ?? []),
     ],
     disablePlugins: ["NodePlugin"],
     pgServices: [
@@ -68,7 +74,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       watch: options.watch !== undefined,
-      maskError,
+      maskError: createMaskError(options.logger ?? createLogger("warn")),
     },
   };
 }

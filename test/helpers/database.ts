@@ -16,6 +16,8 @@ export interface TestOrganisation {
   /** A user id per role, each an active member of this organisation. */
   users: Record<Role, string>;
   emails: Record<Role, string>;
+  /** An open session per role (a day long): tokens name one (test/helpers/tokens.ts). */
+  sessions: Record<Role, string>;
 }
 
 export function ownerPool(): pg.Pool {
@@ -33,6 +35,7 @@ export async function createOrganisation(owner: pg.Pool, label = "org"): Promise
   await owner.query("insert into iam.organisations (id, name, slug) values ($1, $2, $3)", [id, `Test ${slug}`, slug]);
   const users = {} as Record<Role, string>;
   const emails = {} as Record<Role, string>;
+  const sessions = {} as Record<Role, string>;
   for (const role of ROLES) {
     const userId = randomUUID();
     const email = `${role}.${slug}@example.test`;
@@ -42,10 +45,15 @@ export async function createOrganisation(owner: pg.Pool, label = "org"): Promise
       userId,
       role,
     ]);
+    const { rows } = await owner.query<{ session_id: string }>(
+      "select (app_hidden.start_session($1, $2, 86400)).session_id",
+      [userId, id],
+    );
     users[role] = userId;
     emails[role] = email;
+    sessions[role] = rows[0]!.session_id;
   }
-  return { id, slug, users, emails };
+  return { id, slug, users, emails, sessions };
 }
 
 /**

@@ -18,6 +18,9 @@ export function serverConfigFor(urls: ServerDatabaseUrls, environment: Record<st
     PORT: "0",
     LOG_LEVEL: "silent",
     DEMO_DATA: "off",
+    // The throttle's counters are shared through the database by every server of a test run;
+    // only the throttling tests turn it on (with addresses of their own, via TRUST_PROXY).
+    THROTTLING: "off",
     JWT_SECRET: TEST_JWT_SECRET,
     ROOT_DATABASE_URL: urls.rootUrl,
     DATABASE_URL: urls.ownerUrl,

@@ -8,6 +8,8 @@ export interface ServerProcess {
   child: ChildProcess;
   url: string;
   output(): string;
+  /** What the server wrote to stdout only (its log lines). */
+  stdout(): string;
   /** Sends SIGTERM; resolves with the exit code and how long the process took to exit. */
   terminate(): Promise<{ code: number | null; elapsedMs: number }>;
 }
@@ -31,6 +33,9 @@ export function serverEnvironment(extra: Record<string, string>): NodeJS.Process
     GRAPHILE_ENV: "production",
     HOST: "127.0.0.1",
     PORT: "0",
+    // Shared counters (and scratch databases migrated with committed migrations only): tests of
+    // throttling turn it on explicitly.
+    THROTTLING: "off",
   };
   for (const name of INHERITED_CONFIGURATION) delete environment[name];
   return { ...environment, ...extra };
@@ -43,12 +48,17 @@ export async function startServerProcess(extra: Record<string, string>, timeoutM
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms:\n${output}`)), timeoutMs);
     const onData = () => {
-      const match = /GraphQL:\s+(http:\/\/\S+)\/graphql/.exec(output);
+      // The text banner, or in production the JSON "ready" line.
+      const match = /(?:GraphQL:\s+|"graphql":")(http:\/\/[^\s"]+)\/graphql/.exec(output);
       if (match) {
         clearTimeout(timer);
         child.stdout!.off("data", onData);
@@ -67,6 +77,7 @@ export async function startServerProcess(extra: Record<string, string>, timeoutM
     child,
     url,
     output: () => output,
+    stdout: () => stdout,
     async terminate() {
       const started = Date.now();
       if (child.exitCode !== null) return { code: child.exitCode, elapsedMs: 0 };

@@ -4,13 +4,13 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../src/auth/jwt.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { createOrganisation } from "../helpers/database.ts";
-import { TEST_JWT_SECRET, graphql } from "../helpers/http-server.ts";
+import { graphql } from "../helpers/http-server.ts";
 import { startRestartablePostgres, type RestartablePostgres } from "../helpers/restartable-postgres.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.ts";
 import { getJson, startServerFor } from "../helpers/server-for-database.ts";
+import { memberToken } from "../helpers/tokens.ts";
 
 const CONNECTION_TIMEOUT_MS = 1_000;
 const PEOPLE = "{ people { totalCount nodes { email } } }";
@@ -34,7 +34,7 @@ beforeAll(async () => {
       ]);
     }
     peopleCount = 3;
-    token = signToken({ userId: organisation.users.member, organisationId: organisation.id }, TEST_JWT_SECRET, 600);
+    token = memberToken(organisation, "member", 600);
   } finally {
     await owner.end();
   }

@@ -4,14 +4,14 @@
 // /readyz must say 503, and everything must recover by itself. Uses a PostgreSQL 18 of its own.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../src/auth/jwt.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { createOrganisation } from "../helpers/database.ts";
-import { TEST_JWT_SECRET, graphql } from "../helpers/http-server.ts";
+import { graphql } from "../helpers/http-server.ts";
 import { startPgBouncer, type RunningPgBouncer } from "../helpers/pgbouncer.ts";
 import { startRestartablePostgres, type RestartablePostgres } from "../helpers/restartable-postgres.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.ts";
 import { getJson, startServerFor } from "../helpers/server-for-database.ts";
+import { memberToken } from "../helpers/tokens.ts";
 
 const QUERY_WAIT_TIMEOUT_S = 2;
 const QUERY_TIMEOUT_S = 3;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   const owner = new pg.Pool({ connectionString: scratch.urls.ownerUrl, max: 1 });
   try {
     const organisation = await createOrganisation(owner, "pbfault");
-    token = signToken({ userId: organisation.users.member, organisationId: organisation.id }, TEST_JWT_SECRET, 600);
+    token = memberToken(organisation, "member", 600);
   } finally {
     await owner.end();
   }

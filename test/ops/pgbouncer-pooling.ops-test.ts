@@ -5,13 +5,13 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../src/auth/jwt.ts";
 import { withDatabase } from "../../src/db/connection-urls.ts";
 import { createOrganisation, testDatabase, type TestOrganisation } from "../helpers/database.ts";
 import { TEST_JWT_SECRET } from "../helpers/http-server.ts";
 import { startPgBouncer, type RunningPgBouncer } from "../helpers/pgbouncer.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.ts";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { memberToken } from "../helpers/tokens.ts";
 
 const SERVER_CONNECTIONS = 4;
 const API_POOL = 20;
@@ -48,11 +48,7 @@ beforeAll(async () => {
           `seed${p}.${organisation.slug}@example.test`,
         ]);
       }
-      const token = signToken(
-        { userId: organisation.users.member, organisationId: organisation.id },
-        TEST_JWT_SECRET,
-        600,
-      );
+      const token = memberToken(organisation, "member", 600);
       tenants.push({ organisation, token, seeded });
     }
   } finally {

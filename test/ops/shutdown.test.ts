@@ -3,12 +3,12 @@
 // SHUTDOWN_TIMEOUT_MS is cut off and the process still exits 0, in bounded time.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signToken } from "../../src/auth/jwt.ts";
 import { APPLICATION_NAME } from "../../src/server.ts";
 import { createOrganisation, testDatabase } from "../helpers/database.ts";
 import { TEST_JWT_SECRET } from "../helpers/http-server.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../helpers/scratch-database.ts";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.ts";
+import { memberToken } from "../helpers/tokens.ts";
 
 let scratch: ScratchDatabase;
 let owner: pg.Pool;
@@ -25,7 +25,7 @@ beforeAll(async () => {
     "insert into crm.people (organisation_id, first_name, email) values ($1, 'Ada', 'ada@example.test')",
     [organisation.id],
   );
-  token = signToken({ userId: organisation.users.member, organisationId: organisation.id }, TEST_JWT_SECRET, 600);
+  token = memberToken(organisation, "member", 600);
 });
 
 afterAll(async () => {
