@@ -1,6 +1,7 @@
 // The process's logger (pino): every line it writes is one JSON object, in every mode. Libraries
 // that write to the console themselves (grafserv's rare unexpected-error reports, grafast's
 // development warnings) are routed through it too, so stdout never holds anything but JSON.
+import type { IncomingMessage } from "node:http";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
 import { pino, type Logger } from "pino";
@@ -63,4 +64,12 @@ function describe(args: unknown[]): { msg: string; err?: Error } {
   const error = args.find((arg): arg is Error => arg instanceof Error);
   const text = args.filter((arg) => arg !== error);
   return { msg: text.length === 0 ? String(error?.message ?? "") : format(...text), ...(error ? { err: error } : {}) };
+}
+
+/**
+ * The request's own logger (with its reqId) when the access log has run for it, else `fallback`.
+ * pino-http types `req.log` as always set; requests that never passed through it lack one.
+ */
+export function requestLogger(req: IncomingMessage, fallback: Logger): Logger {
+  return (req as { log?: Logger }).log ?? fallback;
 }

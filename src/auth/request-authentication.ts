@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from "express";
 import { ANONYMOUS_ROLE, VISITOR_ROLE } from "../db/roles.ts";
 import type { Logger } from "../logger.ts";
 import { verifyToken, type TokenClaims } from "./jwt.ts";
+import { requestLogger } from "../logger.ts";
 
 export type RequestAuthentication = { kind: "anonymous" } | ({ kind: "member" } & TokenClaims);
 
@@ -28,13 +29,13 @@ export function authenticateRequests(tokens: { jwtSecret: string; lifetimeSecond
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
-      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: "malformed" }, "token refused");
+      requestLogger(req, logger).info({ code: "UNAUTHENTICATED", reason: "malformed" }, "token refused");
       rejectRequest(res, "malformed", "The Authorization header must be `Bearer <token>`.");
       return;
     }
     const result = verifyToken(match[1], tokens.jwtSecret, { lifetimeSeconds: tokens.lifetimeSeconds });
     if (!result.ok) {
-      (req.log ?? logger).info({ code: "UNAUTHENTICATED", reason: result.reason }, "token refused");
+      requestLogger(req, logger).info({ code: "UNAUTHENTICATED", reason: result.reason }, "token refused");
       rejectRequest(res, result.reason, result.message);
       return;
     }

@@ -197,8 +197,8 @@ function maskErrorWith(error: GraphQLError, hide: (error: GraphQLError) => Graph
   // Errors about the request itself (a malformed UUID variable, a wrong argument) are safe: they
   // describe what the client sent, not the server. They pass through with a code.
   const original = error.originalError;
-  if (original === undefined || original === null || original instanceof GraphQLError) {
-    if (error.extensions?.code !== undefined) return error;
+  if (original === undefined || original instanceof GraphQLError) {
+    if (error.extensions.code !== undefined) return error;
     const code = /^Cannot return null for non-nullable field/.test(error.message)
       ? "INTERNAL_SERVER_ERROR"
       : ErrorCode.INVALID_INPUT;

@@ -62,7 +62,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         const authentication = requestContext.expressv4?.req.prospectflowAuthentication;
         return {
           pgSettings: {
-            ...args.contextValue?.pgSettings,
+            ...args.contextValue.pgSettings,
             ...pgSettingsFor(authentication, options.statementTimeoutMs),
           },
         };

@@ -52,7 +52,7 @@ function accessFields(req: Request, res: Response, value: { responseTime?: numbe
   const refusal = res.locals.refusalCode as string | undefined;
   return {
     method: req.method,
-    path: loggedPath((req.originalUrl ?? req.url).split("?")[0] ?? ""),
+    path: loggedPath(((req as { originalUrl?: string }).originalUrl ?? req.url).split("?")[0] ?? ""),
     status: res.statusCode,
     durationMs: value.responseTime,
     ...(req.prospectflowOperationName ? { operationName: req.prospectflowOperationName } : {}),

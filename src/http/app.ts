@@ -13,6 +13,7 @@ import type { Logger } from "../logger.ts";
 import { checkReadiness, type ReadinessCheck } from "../ops/readiness.ts";
 import { accessLog } from "./access-log.ts";
 import { trackingPixel } from "./tracking-pixel.ts";
+import { requestLogger } from "../logger.ts";
 
 export interface HttpServerOptions {
   pgl: PostGraphileInstance;
@@ -94,7 +95,7 @@ function corsFor(origins: string[], logger: Logger) {
     const preflight = req.method === "OPTIONS" && req.get("access-control-request-method") !== undefined;
     if (preflight && (origin === undefined || !allowed.has(origin))) {
       res.locals.refusalCode = "CORS_ORIGIN_REFUSED";
-      (req.log ?? logger).info({ code: "CORS_ORIGIN_REFUSED", origin }, "CORS preflight refused");
+      requestLogger(req, logger).info({ code: "CORS_ORIGIN_REFUSED", origin }, "CORS preflight refused");
       res.status(403).json({
         errors: [
           {
@@ -155,7 +156,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
   });
   // Anything that escapes a handler: logged in full here, never sent to the client.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    (req.log ?? logger).error({ err: error }, "unhandled HTTP error");
+    requestLogger(req, logger).error({ err: error }, "unhandled HTTP error");
     const status = (error as { status?: number }).status;
     if (typeof status === "number" && status >= 400 && status < 500) {
       res.status(status).json({ errors: [{ message: "Bad request", extensions: { code: "INVALID_INPUT" } }] });

@@ -4,6 +4,7 @@
 // request's parsing and execution. (Anonymous requests can do nothing but these mutations.)
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "../logger.ts";
+import { requestLogger } from "../logger.ts";
 
 export interface BlockedAddresses {
   block(address: string, retryAfterSeconds: number): void;
@@ -50,7 +51,7 @@ export function refuseBlockedAddresses(blocked: BlockedAddresses, addressOf: (re
       return;
     }
     res.locals.refusalCode = "RATE_LIMITED";
-    (req.log ?? logger).debug({ code: "RATE_LIMITED", retryAfterSeconds: seconds }, "blocked address refused");
+    requestLogger(req, logger).debug({ code: "RATE_LIMITED", retryAfterSeconds: seconds }, "blocked address refused");
     res
       .status(429)
       .set("Retry-After", String(seconds))

@@ -16,6 +16,7 @@ import type { ConcurrencyLimit } from "./concurrency.ts";
 import { operationOf, rootFieldCalls, type RootFieldCall } from "./operation.ts";
 import { MUTATION_RULES, type LimiterName } from "./rules.ts";
 import { isRefusal, type Limiter, type Limiters } from "./store.ts";
+import { requestLogger } from "../logger.ts";
 
 export interface Refusal {
   status: 429 | 503;
@@ -119,7 +120,7 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
           const calls = rootFieldCalls(args.document, operation, args.variableValues);
           const anonymous = req.prospectflowAuthentication?.kind !== "member";
           const address = throttledAddress(clientAddressOf(req));
-          const log = req.log ?? logger;
+          const log = requestLogger(req, logger);
 
           const consumptions = limiters ? consumptionsFor(calls, anonymous, address, limiters) : [];
           const taken: Consumption[] = [];
