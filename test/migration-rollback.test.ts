@@ -76,6 +76,14 @@ function extraMigration(body: string): { file: string; filename: string; hash: s
   };
 }
 
+/** The committed migration with a failing statement after its last one, signed again so graphile-migrate runs it. */
+function failingAtTheEnd(migration: CommittedFile): string {
+  const previous = /^--! Previous: (\S+)$/m.exec(migration.text)![1]!;
+  const previousHash = previous === "-" ? null : previous;
+  const body = `${migration.text.slice(migration.text.indexOf("\n\n") + 2).trim()}\n\nselect 1 / 0;\n`;
+  return `--! Previous: ${previous}\n--! Hash: ${calculateHash(body, previousHash)}\n\n${body}`;
+}
+
 describe("every committed migration has its revert script", () => {
   it("migrations/revert/ holds one script per committed migration, naming that migration's hash", () => {
     const problems: string[] = [];
@@ -134,6 +142,14 @@ describe("migrate → rollback → migrate, one committed migration at a time", 
       const upTo = migrationsFolderUpTo(index + 1);
       if (index > 0) await migrate({ ...migrationSettings(scratch.urls, logger), migrationsFolder: before });
       const expected = await catalogSnapshot(owner);
+
+      // The same migration failing at its very end (its whole body ran) leaves nothing behind.
+      const failing = migrationsFolderUpTo(index, { committed: { [migration.file]: failingAtTheEnd(migration) } });
+      await expect(migrate({ ...migrationSettings(scratch.urls, logger), migrationsFolder: failing })).rejects.toThrow(
+        /division by zero/,
+      );
+      expect(catalogDifferences(expected, await catalogSnapshot(owner))).toEqual([]);
+      expect(await history()).toEqual(committed.slice(0, index).map((m) => m.filename));
 
       await migrate({ ...migrationSettings(scratch.urls, logger), migrationsFolder: upTo });
       expect(await history()).toEqual(committed.slice(0, index + 1).map((m) => m.filename));

@@ -28,9 +28,12 @@ const QUERIES: Record<string, string> = {
                   obj_description(n.oid, 'pg_namespace'))
       from pg_namespace n where n.oid in (${USER_NAMESPACES})`,
   relations: `
-    select format('%s.%s kind=%s owner=%s acl=%s rls=%s force_rls=%s options=%s persistence=%s comment=%s',
+    select format('%s.%s kind=%s owner=%s acl=%s rls=%s force_rls=%s options=%s persistence=%s replica_identity=%s '
+                  'partition_key=%s partition_of=%s comment=%s',
                   n.nspname, c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text,
-                  c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relpersistence,
+                  c.relrowsecurity, c.relforcerowsecurity, c.reloptions::text, c.relpersistence, c.relreplident,
+                  case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end,
+                  case when c.relispartition then pg_get_expr(c.relpartbound, c.oid) end,
                   obj_description(c.oid, 'pg_class'))
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where n.oid in (${USER_NAMESPACES}) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c')
@@ -106,6 +109,25 @@ const QUERIES: Record<string, string> = {
   rules: `
     select pg_get_ruledef(r.oid) from pg_rewrite r join pg_class c on c.oid = r.ev_class
      where c.relnamespace in (${USER_NAMESPACES}) and r.rulename <> '_RETURN'`,
+  inheritance: `
+    select format('%s inherits %s #%s', i.inhrelid::regclass, i.inhparent::regclass, i.inhseqno)
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid where c.relnamespace in (${USER_NAMESPACES})`,
+  statistics: `
+    select pg_get_statisticsobjdef(s.oid) from pg_statistic_ext s where s.stxnamespace in (${USER_NAMESPACES})`,
+  operators: `
+    select format('%s owner=%s', o.oid::regoperator, pg_get_userbyid(o.oprowner)) from pg_operator o
+     where o.oprnamespace in (${USER_NAMESPACES}) and ${NOT_EXTENSION_MEMBER("pg_operator", "o.oid")}`,
+  collations: `
+    select format('%s provider=%s', c.oid::regcollation, c.collprovider) from pg_collation c
+     where c.collnamespace in (${USER_NAMESPACES}) and ${NOT_EXTENSION_MEMBER("pg_collation", "c.oid")}`,
+  casts: `
+    select format('%s -> %s via %s context=%s method=%s', c.castsource::regtype, c.casttarget::regtype,
+                  c.castfunc::regprocedure, c.castcontext, c.castmethod)
+      from pg_cast c where c.oid >= 16384 and ${NOT_EXTENSION_MEMBER("pg_cast", "c.oid")}`,
+  publications: `select format('%s all_tables=%s', pubname, puballtables) from pg_publication`,
+  database_role_settings: `
+    select format('role=%s %s', coalesce(pg_get_userbyid(nullif(s.setrole, 0)), 'all'), s.setconfig::text)
+      from pg_db_role_setting s where s.setdatabase = (select oid from pg_database where datname = current_database())`,
   event_triggers: `select format('%s on %s: %s', evtname, evtevent, evtfoid::regproc) from pg_event_trigger`,
 };
 
