@@ -286,6 +286,31 @@ describe("failures half-way leave nothing behind", () => {
     expect(await history()).toEqual(committed.map((m) => m.filename));
   });
 
+  it("a revert that waits for a lock gives up within its lock timeout, changing nothing; once the lock is gone it reverts", async () => {
+    const folder = migrationsFolderUpTo(committed.length, {
+      committed: { [probe.file]: probe.text },
+      revert: { [probe.filename]: probeRevert },
+    });
+    await migrate({ ...migrationSettings(scratch.urls, logger), migrationsFolder: folder });
+    const before = await catalogSnapshot(owner);
+    const holder = await owner.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("lock table public.rollback_probe in access share mode");
+      await expect(
+        rollbackLatestMigration(scratch.urls, logger, { migrationsFolder: folder, lockTimeoutMs: 300 }),
+      ).rejects.toThrow(/failed, nothing was changed: .*a table stayed locked for 300 ms/);
+    } finally {
+      await holder.query("rollback");
+      holder.release();
+    }
+    expect(catalogDifferences(before, await catalogSnapshot(owner))).toEqual([]);
+    expect(await history()).toContain(probe.filename);
+
+    await rollbackLatestMigration(scratch.urls, logger, { migrationsFolder: folder, lockTimeoutMs: 300 });
+    expect(await history()).toEqual(committed.map((m) => m.filename));
+  });
+
   it("`npm run migrate -- rollback` reverts the latest migration and `migrate` applies it again", async () => {
     const environment = {
       DATABASE_URL: scratch.urls.ownerUrl,
@@ -293,6 +318,13 @@ describe("failures half-way leave nothing behind", () => {
       MIGRATE_ON_START: "false",
     };
     const latest = committed.at(-1)!;
+    const before = await catalogSnapshot(owner);
+    const dryRun = await runCli("src/cli/migrate.ts", ["rollback", "--dry-run"], environment);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).toContain(`Dry run: ${path.join(migrationsFolder, "revert", latest.filename)} reverts`);
+    expect(catalogDifferences(before, await catalogSnapshot(owner))).toEqual([]);
+    expect(await history()).toEqual(committed.map((m) => m.filename));
+
     const rolledBack = await runCli("src/cli/migrate.ts", ["rollback"], environment);
     expect(rolledBack.stderr).toBe("");
     expect(rolledBack.code).toBe(0);

@@ -48,7 +48,20 @@ export interface RollbackResult {
   hash: string;
   previousHash: string | null;
   script: string;
+  /** True when the revert ran and was then rolled back (--dry-run): nothing changed. */
+  dryRun: boolean;
 }
+
+export interface RollbackOptions {
+  /** The folder holding committed/ and revert/ (tests use their own); the project's by default. */
+  migrationsFolder?: string;
+  /** Runs the revert script and the history update, then rolls the transaction back. */
+  dryRun?: boolean;
+  /** How long the revert may wait for a lock (a busy table) before giving up; 10 s by default. */
+  lockTimeoutMs?: number;
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
 
 /** A rollback that cannot run as asked; the message says what to do (no SQL ran). */
 export class RollbackRefused extends Error {
@@ -113,8 +126,9 @@ const ROLLBACKS_TABLE = `
 export async function rollbackLatestMigration(
   urls: DatabaseUrls,
   logger: Logger,
-  options: { migrationsFolder?: string } = {},
+  options: RollbackOptions = {},
 ): Promise<RollbackResult> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
   const folder = options.migrationsFolder ?? projectMigrationsFolder;
   const scripts = readRevertScripts(folder);
   const parsedSettings = await parseSettings({ ...migrationSettings(urls, logger), migrationsFolder: folder });
@@ -157,6 +171,8 @@ export async function rollbackLatestMigration(
       logger.info({ migration: latest.filename, script: script.fullPath }, "rolling back the latest migration");
       await client.query("begin");
       try {
+        // Waiting behind a long transaction would queue every request behind the revert's locks.
+        await client.query(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
         await client.query(compilePlaceholders(parsedSettings, script.body));
         await client.query(ROLLBACKS_TABLE);
         await client.query(
@@ -165,12 +181,16 @@ export async function rollbackLatestMigration(
           [latest.filename, latest.hash, latest.previous_hash, latest.date, script.sha1],
         );
         await client.query("delete from graphile_migrate.migrations where hash = $1", [latest.hash]);
-        await client.query("commit");
+        await client.query(options.dryRun ? "rollback" : "commit");
       } catch (error) {
         await client.query("rollback");
         // The database's own error (and SQLSTATE) is kept; the message says which script and that nothing changed.
         if (error instanceof Error) {
-          error.message = `${script.fullPath} failed, nothing was changed: ${error.message}`;
+          const busy =
+            (error as { code?: string }).code === LOCK_NOT_AVAILABLE
+              ? ` (a table stayed locked for ${lockTimeoutMs} ms: stop the API, or whatever holds it, and retry)`
+              : "";
+          error.message = `${script.fullPath} failed, nothing was changed: ${error.message}${busy}`;
         }
         throw error;
       }
@@ -179,6 +199,7 @@ export async function rollbackLatestMigration(
         hash: latest.hash,
         previousHash: latest.previous_hash,
         script: script.fullPath,
+        dryRun: options.dryRun ?? false,
       };
     } finally {
       await client.query("select pg_advisory_unlock($1)", [ADVISORY_LOCK_MIGRATE]);
