@@ -316,6 +316,8 @@ describe("failures half-way leave nothing behind", () => {
       DATABASE_URL: scratch.urls.ownerUrl,
       AUTH_DATABASE_URL: scratch.urls.authenticatorUrl,
       MIGRATE_ON_START: "false",
+      // As in the production image: no JWT secret, which a maintenance command never needs.
+      NODE_ENV: "production",
     };
     const latest = committed.at(-1)!;
     const before = await catalogSnapshot(owner);

@@ -28,7 +28,8 @@ async function main(): Promise<number> {
     process[help ? "stdout" : "stderr"].write(`${ROLLBACK_USAGE}\n`);
     return help ? 0 : 2;
   }
-  const config = loadConfig(process.env);
+  // A maintenance tool: in a production container (NODE_ENV=production) it needs no JWT secret.
+  const config = loadConfig(process.env, "maintenance");
   const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
   const database = await connectDatabase(config, logger);
   try {
