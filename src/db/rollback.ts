@@ -68,6 +68,11 @@ export class RollbackRefused extends Error {
   override name = "RollbackRefused";
 }
 
+/** SQL with the migrations' placeholders (`:DATABASE_VISITOR`…) replaced, as graphile-migrate does for this database. */
+export async function compilePlaceholdersFor(urls: DatabaseUrls, logger: Logger, sql: string): Promise<string> {
+  return compilePlaceholders(await parseSettings(migrationSettings(urls, logger)), sql);
+}
+
 export function revertFolder(migrationsFolder: string): string {
   return path.join(migrationsFolder, "revert");
 }
