@@ -317,6 +317,43 @@ describe("failures half-way leave nothing behind", () => {
     expect(await history()).toEqual(committed.map((m) => m.filename));
   });
 
+  it("a rollback beside a running migrate or rollback (graphile-migrate's lock held) is refused; after it, it runs", async () => {
+    const folder = migrationsFolderUpTo(committed.length, {
+      committed: { [probe.file]: probe.text },
+      revert: { [probe.filename]: probeRevert },
+    });
+    await migrate({ ...migrationSettings(scratch.urls, logger), migrationsFolder: folder });
+    const holder = await owner.connect();
+    try {
+      await holder.query("select pg_advisory_lock(4727445306447283)");
+      await expect(rollbackLatestMigration(scratch.urls, logger, { migrationsFolder: folder })).rejects.toThrow(
+        /Another migrate or rollback is running/,
+      );
+      expect(await history()).toContain(probe.filename);
+    } finally {
+      await holder.query("select pg_advisory_unlock(4727445306447283)");
+      holder.release();
+    }
+    await rollbackLatestMigration(scratch.urls, logger, { migrationsFolder: folder });
+    expect(await history()).toEqual(committed.map((m) => m.filename));
+  });
+
+  it("a database without any applied migration has nothing to roll back (refused); a migrated one does", async () => {
+    const empty = await createScratchDatabase(testDatabase().serverRootUrl, "rollempty", { migrate: false });
+    try {
+      const refusal = rollbackLatestMigration(empty.urls, logger);
+      await expect(refusal).rejects.toBeInstanceOf(RollbackRefused);
+      await expect(refusal).rejects.toThrow("No committed migration is applied: nothing to roll back.");
+    } finally {
+      await empty.drop();
+    }
+    await expect(rollbackLatestMigration(scratch.urls, logger, { dryRun: true })).resolves.toMatchObject({
+      filename: committed.at(-1)!.filename,
+      dryRun: true,
+    });
+    expect(await history()).toEqual(committed.map((m) => m.filename));
+  });
+
   it("`npm run migrate -- rollback` reverts the latest migration and `migrate` applies it again", async () => {
     const environment = {
       DATABASE_URL: scratch.urls.ownerUrl,
