@@ -1,10 +1,11 @@
 --! Reverts: sha1:f08e691ebbc00bff2bfbaf19cdfcce6902b5ed47
 
 -- Reverts 000004 (identity and tenant lifecycle): back to the schema of 000003.
--- Loses: sessions (every token signed since is refused: tokens without a session id still work),
--- the audit log, the proofs of organisation deletions, the reference data, and the organisations'
--- time zone and country. Passwords (app_private.user_secrets, from 000001) are kept.
--- Function bodies and policy expressions below are those of 000003, as the catalog shows them.
+-- Loses: the sessions (sign-out and session expiry are no longer checked: a token stays valid
+-- until it expires), the audit log, the proofs of organisation deletions, the reference data and
+-- the organisations' time zone and country. Passwords (app_private.user_secrets, 000001) are kept.
+-- Function definitions below are copied from the migrations that last defined them (000001, 000003);
+-- policies as 000001–000003 wrote them.
 
 -- The audit trail.
 drop trigger _900_audit on iam.organisations;
@@ -44,12 +45,10 @@ drop function app_hidden.check_password(text, text);
 drop type app_hidden.session_grant;
 
 -- Roles checked by rank again (require_role), instead of by permission.
-CREATE OR REPLACE FUNCTION app_hidden.require_role(minimum_role text)
- RETURNS boolean
- LANGUAGE plpgsql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function app_hidden.require_role(minimum_role text) returns boolean
+  language plpgsql stable
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   ranks constant text[] := array['viewer', 'member', 'admin', 'owner'];
   member_role text := app_hidden.current_member_role();
@@ -63,19 +62,16 @@ begin
   end if;
   return true;
 end;
-$function$;
-comment on function app_hidden.require_role(text) is 'True when the current member''s role ranks at least minimum_role (viewer < member < admin < owner); otherwise fails with a clear "forbidden" error instead of silently filtering rows.';
+$$;
 comment on function app_hidden.require_role(text) is
   'True when the current member''s role ranks at least minimum_role (viewer < member < admin < owner); '
   'otherwise fails with a clear "forbidden" error instead of silently filtering rows.';
 grant execute on function app_hidden.require_role(text) to :DATABASE_VISITOR;
 
-CREATE OR REPLACE FUNCTION app_hidden.current_member_role()
- RETURNS text
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function app_hidden.current_member_role() returns text
+  language plpgsql stable security definer
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   organisation uuid := app_hidden.setting_as_uuid('app.organisation_id');
   member uuid := app_hidden.setting_as_uuid('app.user_id');
@@ -94,19 +90,16 @@ begin
   end if;
   return member_role;
 end;
-$function$;
-comment on function app_hidden.current_member_role() is 'The role of app.user_id in app.organisation_id, failing closed when either is missing or the membership is not active. Security definer because it must read memberships that RLS would hide from the caller while the caller''s own tenant is still being established.';
+$$;
 comment on function app_hidden.current_member_role() is
   'The role of app.user_id in app.organisation_id, failing closed when either is missing or the '
   'membership is not active. Security definer because it must read memberships that RLS would hide '
   'from the caller while the caller''s own tenant is still being established.';
 
-CREATE OR REPLACE FUNCTION outreach.claim_due_tasks(max_tasks integer, worker_id text)
- RETURNS SETOF outreach.tasks
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.claim_due_tasks(max_tasks integer, worker_id text) returns setof outreach.tasks
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   organisation uuid := app_hidden.current_organisation_id();
 begin
@@ -136,14 +129,12 @@ begin
    where t.organisation_id = due.organisation_id and t.id = due.id
   returning t.*;
 end;
-$function$;
+$$;
 
-CREATE OR REPLACE FUNCTION outreach.complete_task(task_id uuid)
- RETURNS outreach.tasks
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.complete_task(task_id uuid) returns outreach.tasks
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   organisation uuid := app_hidden.current_organisation_id();
   done outreach.tasks;
@@ -163,14 +154,12 @@ begin
   end if;
   return done;
 end;
-$function$;
+$$;
 
-CREATE OR REPLACE FUNCTION outreach.fail_task(task_id uuid, error_message text)
- RETURNS outreach.tasks
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.fail_task(task_id uuid, error_message text) returns outreach.tasks
+  language plpgsql volatile security definer
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   organisation uuid := app_hidden.current_organisation_id();
   failed outreach.tasks;
@@ -187,50 +176,50 @@ begin
   returning t.* into failed;
   return failed;
 end;
-$function$;
+$$;
 
-alter policy insert_none on iam.organisations with check (((id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('owner'::text) AS require_role)));
-alter policy update_own on iam.organisations using (((id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('admin'::text) AS require_role)));
-alter policy delete_own on iam.organisations using (((id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('owner'::text) AS require_role)));
-alter policy insert_own on iam.organisation_users with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('admin'::text) AS require_role)));
-alter policy update_own on iam.organisation_users using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('admin'::text) AS require_role)));
-alter policy delete_own on iam.organisation_users using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('admin'::text) AS require_role)));
-alter policy insert_own on crm.companies with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on crm.companies using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on crm.companies using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on crm.people with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on crm.people using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on crm.people using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on crm.positions with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on crm.positions using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on crm.positions using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.prompts with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.prompts using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.prompts using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.campaigns with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.campaigns using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.campaigns using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.workflow_steps with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.workflow_steps using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.workflow_steps using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.step_experiments with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.step_experiments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.step_experiments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.step_experiment_variants with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.step_experiment_variants using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.step_experiment_variants using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.campaign_enrollments with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.campaign_enrollments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.campaign_enrollments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.tasks with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.tasks using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.tasks using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy insert_own on outreach.enrollment_step_variant_assignments with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_none on outreach.enrollment_step_variant_assignments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('owner'::text) AS require_role)));
-alter policy delete_own on outreach.enrollment_step_variant_assignments using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('owner'::text) AS require_role)));
-alter policy insert_own on outreach.messages with check (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy update_own on outreach.messages using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
-alter policy delete_own on outreach.messages using (((organisation_id = ( SELECT app_hidden.current_organisation_id() AS current_organisation_id)) AND ( SELECT app_hidden.require_role('member'::text) AS require_role)));
+alter policy insert_none on iam.organisations with check (id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('owner')));
+alter policy update_own on iam.organisations using (id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('admin')));
+alter policy delete_own on iam.organisations using (id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('owner')));
+alter policy insert_own on iam.organisation_users with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('admin')));
+alter policy update_own on iam.organisation_users using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('admin')));
+alter policy delete_own on iam.organisation_users using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('admin')));
+alter policy insert_own on crm.companies with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on crm.companies using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on crm.companies using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on crm.people with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on crm.people using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on crm.people using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on crm.positions with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on crm.positions using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on crm.positions using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.prompts with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.prompts using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.prompts using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.campaigns with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.campaigns using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.campaigns using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.workflow_steps with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.workflow_steps using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.workflow_steps using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.step_experiments with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.step_experiments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.step_experiments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.step_experiment_variants with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.step_experiment_variants using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.step_experiment_variants using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.campaign_enrollments with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.campaign_enrollments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.campaign_enrollments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.tasks with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.tasks using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.tasks using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy insert_own on outreach.enrollment_step_variant_assignments with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_none on outreach.enrollment_step_variant_assignments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('owner')));
+alter policy delete_own on outreach.enrollment_step_variant_assignments using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('owner')));
+alter policy insert_own on outreach.messages with check (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy update_own on outreach.messages using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
+alter policy delete_own on outreach.messages using (organisation_id = (select app_hidden.current_organisation_id()) and (select app_hidden.require_role('member')));
 
 drop function app_hidden.require_permission(text);
 drop table app_private.sessions;

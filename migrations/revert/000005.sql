@@ -2,19 +2,17 @@
 
 -- Reverts 000005 (performance from the benchmarks): back to the schema of 000004. No data is lost
 -- (it changed functions and indexes only); the per-transaction tenant check is as slow as before.
--- Function bodies below are those of 000004, as the catalog shows them.
+-- Function definitions below are copied from the migrations that last defined them (000001, 000003, 000004).
 
 drop trigger _050_forget_verified_member on iam.organisation_users;
 drop trigger _050_forget_verified_member on iam.organisations;
 drop trigger _050_forget_verified_member on app_private.sessions;
 drop function app_hidden.tg__forget_verified_member();
 
-CREATE OR REPLACE FUNCTION app_hidden.current_member_role()
- RETURNS text
- LANGUAGE plpgsql
- STABLE SECURITY DEFINER
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function app_hidden.current_member_role() returns text
+  language plpgsql stable security definer
+  set search_path = pg_catalog, pg_temp
+as $$
 declare
   organisation uuid := app_hidden.setting_as_uuid('app.organisation_id');
   member uuid := app_hidden.setting_as_uuid('app.user_id');
@@ -47,86 +45,75 @@ begin
   end if;
   return member_role;
 end;
-$function$;
-comment on function app_hidden.current_member_role() is 'The role of app.user_id in app.organisation_id, failing closed when either is missing, the membership is not active, the session (app.session_id, when the token has one) was revoked or expired, or the organisation is suspended. Security definer because it must read memberships and sessions that the caller cannot.';
+$$;
 comment on function app_hidden.current_member_role() is
   'The role of app.user_id in app.organisation_id, failing closed when either is missing, the membership '
   'is not active, the session (app.session_id, when the token has one) was revoked or expired, or the '
   'organisation is suspended. Security definer because it must read memberships and sessions that the '
   'caller cannot.';
 
-CREATE OR REPLACE FUNCTION app_hidden.current_organisation_id()
- RETURNS uuid
- LANGUAGE plpgsql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function app_hidden.current_organisation_id() returns uuid
+  language plpgsql stable
+  set search_path = pg_catalog, pg_temp
+as $$
 begin
   perform app_hidden.current_member_role();
   return app_hidden.setting_as_uuid('app.organisation_id');
 end;
-$function$;
-comment on function app_hidden.current_organisation_id() is 'The tenant of this transaction, after checking that the current user is an active member of it. Every tenant policy calls it as `(select app_hidden.current_organisation_id())`.';
+$$;
 comment on function app_hidden.current_organisation_id() is
   'The tenant of this transaction, after checking that the current user is an active member of it. '
   'Every tenant policy calls it as `(select app_hidden.current_organisation_id())`.';
 
-CREATE OR REPLACE FUNCTION app_hidden.current_user_id()
- RETURNS uuid
- LANGUAGE plpgsql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function app_hidden.current_user_id() returns uuid
+  language plpgsql stable
+  set search_path = pg_catalog, pg_temp
+as $$
 begin
   perform app_hidden.current_member_role();
   return app_hidden.setting_as_uuid('app.user_id');
 end;
-$function$;
-comment on function app_hidden.current_user_id() is 'The signed-in user of this transaction, after checking that they are an active member of the tenant.';
+$$;
 comment on function app_hidden.current_user_id() is
   'The signed-in user of this transaction, after checking that they are an active member of the tenant.';
 
 drop function app_hidden.verify_tenant(text);
 drop function app_hidden.tenant_settings_key();
 
-CREATE OR REPLACE FUNCTION outreach.campaigns_performance(campaign outreach.campaigns)
- RETURNS outreach.performance
- LANGUAGE sql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.campaigns_performance(campaign outreach.campaigns) returns outreach.performance
+  language sql stable
+  set search_path = pg_catalog, pg_temp
+as $$
   select coalesce(sum(d.enrolled), 0)::bigint, coalesce(sum(d.emails_sent), 0)::bigint,
          coalesce(sum(d.emails_opened), 0)::bigint, coalesce(sum(d.emails_replied), 0)::bigint,
          round(sum(d.emails_opened)::numeric / nullif(sum(d.emails_sent), 0), 4),
          round(sum(d.emails_replied)::numeric / nullif(sum(d.emails_sent), 0), 4)
     from tracking.campaign_daily_stats d
    where d.organisation_id = campaign.organisation_id and d.campaign_id = campaign.id;
-$function$;
+$$;
 
-CREATE OR REPLACE FUNCTION outreach.campaigns_daily_performance(campaign outreach.campaigns, from_day date, to_day date)
- RETURNS SETOF tracking.campaign_daily_stats
- LANGUAGE sql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.campaigns_daily_performance(campaign outreach.campaigns, from_day date, to_day date)
+  returns setof tracking.campaign_daily_stats
+  language sql stable
+  set search_path = pg_catalog, pg_temp
+as $$
   select d.* from tracking.campaign_daily_stats d
    where d.organisation_id = campaign.organisation_id and d.campaign_id = campaign.id
      and d.day between from_day and to_day
    order by d.day;
-$function$;
+$$;
 
-CREATE OR REPLACE FUNCTION outreach.step_experiment_variants_performance(variant outreach.step_experiment_variants)
- RETURNS outreach.performance
- LANGUAGE sql
- STABLE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
+create or replace function outreach.step_experiment_variants_performance(variant outreach.step_experiment_variants)
+  returns outreach.performance
+  language sql stable
+  set search_path = pg_catalog, pg_temp
+as $$
   select coalesce(s.assigned, 0), coalesce(s.emails_sent, 0), coalesce(s.emails_opened, 0), coalesce(s.emails_replied, 0),
          round(s.emails_opened::numeric / nullif(s.emails_sent, 0), 4),
          round(s.emails_replied::numeric / nullif(s.emails_sent, 0), 4)
     from (select 1) as one
     left join tracking.variant_stats s on s.organisation_id = variant.organisation_id and s.variant_id = variant.id;
-$function$;
+$$;
 
 -- The indexes as 000002 created them.
 drop index crm.idx_people_status;
