@@ -206,7 +206,16 @@ describe("failures half-way leave nothing behind", () => {
     comment on table public.rollback_probe is 'A table the rollback test creates.';
     insert into public.rollback_probe values (1);
   `);
-  const probeRevert = `--! Reverts: ${probe.hash}\n\ndrop table public.rollback_probe;\n`;
+  // Also proves a revert runs with the settings .gmrc gives migrations (its search_path).
+  const probeRevert = `--! Reverts: ${probe.hash}
+
+do $$ begin
+  if current_setting('search_path') <> 'pg_catalog, public' then
+    raise exception 'revert ran with search_path %', current_setting('search_path');
+  end if;
+end $$;
+drop table rollback_probe;
+`;
   const history = async () =>
     (
       await owner.query<{ filename: string }>("select filename from graphile_migrate.migrations order by filename")

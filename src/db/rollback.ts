@@ -19,7 +19,7 @@ import { migrationSettings, migrationsFolder as projectMigrationsFolder } from "
 // its public entry point, hence the deep require.
 const require = createRequire(import.meta.url);
 const { parseSettings } = require("graphile-migrate/dist/settings.js") as {
-  parseSettings: (settings: unknown) => Promise<unknown>;
+  parseSettings: (settings: unknown) => Promise<{ pgSettings?: Record<string, string> }>;
 };
 const { compilePlaceholders } = require("graphile-migrate/dist/migration.js") as {
   compilePlaceholders: (parsedSettings: unknown, content: string) => string;
@@ -178,6 +178,10 @@ export async function rollbackLatestMigration(
       try {
         // Waiting behind a long transaction would queue every request behind the revert's locks.
         await client.query(`set local lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+        // The settings graphile-migrate gives its own sessions (.gmrc pgSettings: the search_path).
+        for (const [name, value] of Object.entries(parsedSettings.pgSettings ?? {})) {
+          await client.query("select pg_catalog.set_config($1, $2, true)", [name, value]);
+        }
         await client.query(compilePlaceholders(parsedSettings, script.body));
         await client.query(ROLLBACKS_TABLE);
         await client.query(
