@@ -16,6 +16,7 @@ import {
   rollbackLatestMigration,
   RollbackRefused,
 } from "../src/db/rollback.ts";
+import { loadDemoDataIfEmpty } from "../src/db/demo-data.ts";
 import { createLogger } from "../src/logger.ts";
 import { catalogDifferences, catalogSnapshot } from "./helpers/catalog-snapshot.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -388,6 +389,54 @@ drop table rollback_probe;
     const migrated = await runCli("src/cli/migrate.ts", ["migrate"], environment);
     expect(migrated.code).toBe(0);
     expect(await history()).toEqual(committed.map((m) => m.filename));
+  });
+});
+
+describe("on a populated database (the demo organisations)", () => {
+  let scratch: ScratchDatabase;
+  let owner: pg.Pool;
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(testDatabase().serverRootUrl, "rollpopulated");
+    owner = new pg.Pool({ connectionString: scratch.urls.ownerUrl, max: 2 });
+    expect(await loadDemoDataIfEmpty(scratch.urls.ownerUrl, logger)).toBe(true);
+  });
+
+  afterAll(async () => {
+    await owner?.end();
+    await graphileMigratePoolsReleased();
+    await scratch?.drop();
+  });
+
+  /** Row count per table, e.g. { "crm.people": 40 }. */
+  const rowCounts = async () =>
+    Object.fromEntries(
+      (await catalogSnapshot(owner)).data!.map((line) => {
+        const [name, rows] = /^(\S+) rows=(\d+)/.exec(line)!.slice(1);
+        return [name!, Number(rows)];
+      }),
+    );
+
+  it("every revert down to the first runs, keeping the rows of every table it keeps; migrate then applies them all again", async () => {
+    const populated = await rowCounts();
+    expect(populated["crm.people"]).toBeGreaterThan(0);
+    for (const migration of [...committed].reverse()) {
+      const before = await rowCounts();
+      await rollbackLatestMigration(scratch.urls, logger);
+      const after = await rowCounts();
+      for (const [table, rows] of Object.entries(after)) {
+        expect({ after: migration.filename, table, rows }).toEqual({
+          after: migration.filename,
+          table,
+          rows: before[table],
+        });
+      }
+    }
+    expect(await rowCounts()).toEqual({});
+
+    await migrate(migrationSettings(scratch.urls, logger));
+    const { rows } = await owner.query("select count(*)::int as count from graphile_migrate.migrations");
+    expect(rows[0].count).toBe(committed.length);
   });
 });
 
