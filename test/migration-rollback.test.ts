@@ -99,7 +99,7 @@ describe("every committed migration has its revert script", () => {
       if (script === undefined) {
         problems.push(
           `${migration.file} has no revert script: write migrations/revert/${migration.filename} starting with ` +
-            `"--! Reverts: ${migration.hash}" (README, "Migrations: rolling back")`,
+            `"--! Reverts: ${migration.hash}" (README, "Migrations: rolling one back")`,
         );
       } else if (script.revertsHash !== migration.hash) {
         problems.push(
