@@ -63,6 +63,8 @@ export interface Config {
     retentionDays: number;
     /** Folder holding pg_dump/pg_restore; undefined means "find them on PATH". */
     pgBinDirectory: string | undefined;
+    /** The migrate job (migrate-deploy) dumps the database before applying pending migrations to it. */
+    beforeMigrate: boolean;
   };
 }
 
@@ -160,6 +162,7 @@ const environmentSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   BACKUP_DIR: optionalString,
   BACKUP_RETENTION_DAYS: integer(1, 3650).default(30),
+  BACKUP_BEFORE_MIGRATE: booleanFlag,
   PG_BIN_DIR: optionalString,
   TRUST_PROXY: optionalString,
   CORS_ORIGINS: optionalString,
@@ -256,6 +259,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,
       pgBinDirectory: env.PG_BIN_DIR === undefined ? undefined : path.resolve(projectRoot, env.PG_BIN_DIR),
+      beforeMigrate: env.BACKUP_BEFORE_MIGRATE ?? true,
     },
   };
 }

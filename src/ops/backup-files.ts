@@ -10,8 +10,8 @@ import { runTool } from "./postgres-tools.ts";
 
 export const BACKUP_MODES = ["full", "schema", "data"] as const;
 export type BackupMode = (typeof BACKUP_MODES)[number];
-/** What a dump file was made for: one of the modes, or the safety dump a restore takes first. */
-export type BackupKind = BackupMode | "pre-restore";
+/** What a dump file was made for: one of the modes, or the safety dump a restore or a migrate job takes first. */
+export type BackupKind = BackupMode | "pre-restore" | "pre-migrate";
 
 export interface BackupManifest {
   format: "prospectflow-backup/1";
@@ -26,7 +26,7 @@ export interface BackupManifest {
   rowCounts: Record<string, number>;
 }
 
-const DUMP_NAME = /^(?<database>.+)-(?<kind>full|schema|data|pre-restore)-(?<stamp>\d{8}T\d{9}Z)\.dump$/;
+const DUMP_NAME = /^(?<database>.+)-(?<kind>full|schema|data|pre-restore|pre-migrate)-(?<stamp>\d{8}T\d{9}Z)\.dump$/;
 
 /** `<database>-<kind>-<YYYYMMDD>T<HHMMSSmmm>Z.dump`: sorts by time, says what it holds. */
 export function dumpFileName(database: string, kind: BackupKind, at: Date): string {

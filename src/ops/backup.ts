@@ -45,6 +45,7 @@ export interface BackupResult {
 const PG_DUMP_MODE_FLAGS: Record<BackupKind, string[]> = {
   full: [],
   "pre-restore": [],
+  "pre-migrate": [],
   schema: ["--schema-only"],
   data: ["--data-only"],
 };
