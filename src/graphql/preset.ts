@@ -5,6 +5,12 @@ import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
+import type { LimitsConfig } from "../config.ts";
+import type { DocumentStore } from "../documents/document-store.ts";
+import { createTrustedDocumentsPresetParts } from "../documents/trusted-documents-plugin.ts";
+import { createLimitsPlugin } from "../limits/limits-plugin.ts";
+import { withPlanningTimeoutCode } from "../limits/planning-timeout.ts";
+import type { Logger } from "../logger.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { maskError } from "./errors.ts";
@@ -24,9 +30,34 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Signs the tokens that register, login and switchOrganisation return. */
   tokens: { jwtSecret: string; lifetimeSeconds: number };
+  /**
+   * GraphQL limits and trusted documents (src/limits/, src/documents/). The server always passes
+   * them; only tools that build a schema without serving the public (bench/explain.ts) leave them out.
+   */
+  guards?: GuardOptions;
+}
+
+export interface GuardOptions {
+  limits: LimitsConfig;
+  documents: { enforce: boolean; store: DocumentStore };
+  /** Every refusal is logged here with its code. */
+  logger: Logger;
+}
+
+/** The preset parts of the limits and trusted documents, kept together. */
+function guardParts(guards: GuardOptions | undefined) {
+  if (guards === undefined) return { plugins: [], grafast: {}, grafserv: {}, maskError };
+  const trusted = createTrustedDocumentsPresetParts(guards.documents, guards.logger);
+  return {
+    plugins: [...trusted.plugins, createLimitsPlugin(guards.limits, guards.logger)],
+    grafast: { timeouts: { planning: guards.limits.planningTimeoutMs } },
+    grafserv: { ...trusted.grafserv, maxRequestLength: guards.limits.maxBodyBytes },
+    maskError: withPlanningTimeoutCode(maskError, guards.limits.planningTimeoutMs, guards.logger),
+  };
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  const guards = guardParts(options.guards);
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
@@ -35,6 +66,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       NotFoundOnEmptyMutationPlugin,
       RequestErrorCodesPlugin,
       createAuthPlugin(options.tokens),
+      ...guards.plugins,
     ],
     disablePlugins: ["NodePlugin"],
     pgServices: [
@@ -52,6 +84,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
     grafast: {
       // Never: explain output would send SQL text to clients.
       explain: false,
+      ...guards.grafast,
       context(requestContext, args) {
         const authentication = requestContext.expressv4?.req.prospectflowAuthentication;
         return {
@@ -68,7 +101,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       watch: options.watch !== undefined,
-      maskError,
+      ...guards.grafserv,
+      maskError: guards.maskError,
     },
   };
 }
