@@ -326,3 +326,28 @@ describe("logging", () => {
     expect(text).not.toContain('"n"');
   });
 });
+
+describe("planning timeout", () => {
+  it("aborts planning that takes longer than LIMITS_PLANNING_TIMEOUT_MS with PLANNING_TIMEOUT; other requests still run", async () => {
+    // The other limits raised out of the way, so that only the planning timeout stands.
+    const loose = await startLoggedServer({
+      LIMITS_PLANNING_TIMEOUT_MS: "20",
+      LIMITS_MAX_DEPTH: "1000",
+      LIMITS_MAX_ALIASES: "100000",
+      LIMITS_MAX_ROOT_FIELDS: "10000",
+      LIMITS_MAX_COST: "1000000000",
+    });
+    try {
+      const started = Date.now();
+      const response = await graphql(loose.server, fragmentBomb(4, 3, "timeout"), { token });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(response.body.errors?.[0]?.extensions?.code, response.text).toBe("PLANNING_TIMEOUT");
+      expect(response.body.errors?.[0]?.message).toMatch(/longer than 20 ms \(LIMITS_PLANNING_TIMEOUT_MS\)/);
+      expect(loose.lines().some((line) => line.code === "PLANNING_TIMEOUT")).toBe(true);
+      const trivial = await graphql(loose.server, "{ people(first: 1) { totalCount } }", { token });
+      expect(trivial.body.data).toEqual({ people: { totalCount: 20 } });
+    } finally {
+      await loose.server.close();
+    }
+  });
+});
