@@ -84,8 +84,8 @@ export interface LimitsConfig {
   anonymous: OperationLimits;
   /** Largest `first`/`last` accepted (larger, or negative, is INVALID_INPUT). */
   maxPageSize: number;
-  /** Rows the cost estimate assumes for a paginated field called without `first`/`last`. */
-  unpagedListEstimate: number;
+  /** Rows a paginating field returns when called without `first`/`last` (and what the cost estimate counts). */
+  defaultPageSize: number;
   /** Grafast's planning timeout (grafast.timeouts.planning). */
   planningTimeoutMs: number;
   /** Largest request body grafserv reads. */
@@ -185,7 +185,7 @@ const environmentSchema = z.object({
   LIMITS_MAX_OPERATIONS: integer(1, 10_000).default(100),
   LIMITS_ANONYMOUS_MAX_OPERATIONS: integer(1, 10_000).default(50),
   LIMITS_MAX_PAGE_SIZE: integer(1, 1_000_000).default(1_000),
-  LIMITS_UNPAGED_LIST_ESTIMATE: integer(1, 1_000_000).default(100),
+  LIMITS_DEFAULT_PAGE_SIZE: integer(1, 1_000_000).default(100),
   LIMITS_PLANNING_TIMEOUT_MS: integer(10, 600_000).default(1_000),
   LIMITS_MAX_BODY_BYTES: integer(1_000, 100_000_000).default(100_000),
   ALLOW_ANONYMOUS_INTROSPECTION: booleanFlag,
@@ -271,7 +271,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
         maxOperations: env.LIMITS_ANONYMOUS_MAX_OPERATIONS,
       },
       maxPageSize: env.LIMITS_MAX_PAGE_SIZE,
-      unpagedListEstimate: env.LIMITS_UNPAGED_LIST_ESTIMATE,
+      defaultPageSize: env.LIMITS_DEFAULT_PAGE_SIZE,
       planningTimeoutMs: env.LIMITS_PLANNING_TIMEOUT_MS,
       maxBodyBytes: env.LIMITS_MAX_BODY_BYTES,
       anonymousIntrospection: env.ALLOW_ANONYMOUS_INTROSPECTION ?? !isProduction,

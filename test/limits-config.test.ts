@@ -34,7 +34,7 @@ describe("limits configuration", () => {
     });
     expect(limits).toMatchObject({
       maxPageSize: 1000,
-      unpagedListEstimate: 100,
+      defaultPageSize: 100,
       planningTimeoutMs: 1000,
       maxBodyBytes: 100_000,
     });

@@ -258,10 +258,14 @@ describe("cost estimate", () => {
     expect(allowed.body.errors).toBeUndefined();
   });
 
-  it("counts a connection without first/last as 100 rows, so nesting them is refused", async () => {
+  it("counts a connection without first/last at its default page size (100), so nesting them is refused", async () => {
     const unpaged =
       "{ companies { nodes { positions { nodes { company { positions { nodes { person { positions { nodes { id } } } } } } } } } } }";
-    expectRefused(await ask(unpaged), "COST_LIMIT_EXCEEDED", /a list without `first` counts as 100/);
+    expectRefused(
+      await ask(unpaged),
+      "COST_LIMIT_EXCEEDED",
+      /a list without `first` counts as its default page size, 100/,
+    );
     expect((await ask("{ companies { nodes { positions { nodes { jobTitle } } } } }")).body.errors).toBeUndefined();
   });
 
@@ -274,6 +278,28 @@ describe("cost estimate", () => {
     // Within it, an anonymous request goes on (and reads nothing: FORBIDDEN).
     const within = await ask("{ people(first: 10) { nodes { id } } }", { anonymous: true });
     expect(within.body.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+  });
+});
+
+describe("default page size", () => {
+  it("returns at most 100 rows without first/last (or with a null first), all rows' count, and last as asked", async () => {
+    const large = await createOrganisation(owner, "limits-large");
+    await seedFanOutTenant(owner, large.id, 150);
+    const largeToken = signToken({ userId: large.users.member, organisationId: large.id }, TEST_JWT_SECRET, 600);
+    const read = (query: string, variables: Record<string, unknown> = {}) =>
+      graphql(logged.server, query, { token: largeToken, variables });
+    const unpaged = await read("{ people { totalCount pageInfo { hasNextPage } nodes { id } } }");
+    expect(unpaged.body.data?.people).toMatchObject({ totalCount: 150, pageInfo: { hasNextPage: true } });
+    expect(unpaged.body.data?.people.nodes).toHaveLength(100);
+    const nullFirst = await read("query($n: Int) { people(first: $n) { nodes { id } } }", { n: null });
+    expect(nullFirst.body.data?.people.nodes).toHaveLength(100);
+    const unset = await read("query($n: Int) { people(first: $n) { nodes { id } } }");
+    expect(unset.body.data?.people.nodes).toHaveLength(100);
+    // Nested connections too; and asking for more, up to the maximum, still works.
+    const nested = await read("{ companies(first: 1) { nodes { positions { nodes { id } } } } }");
+    expect(nested.body.data?.companies.nodes[0].positions.nodes).toHaveLength(100);
+    expect((await read("{ people(first: 150) { nodes { id } } }")).body.data?.people.nodes).toHaveLength(150);
+    expect((await read("{ people(last: 5) { nodes { id } } }")).body.data?.people.nodes).toHaveLength(5);
   });
 });
 

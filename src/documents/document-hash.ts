@@ -1,5 +1,6 @@
-// The identity of a trusted document: the SHA-256 of its exact text, in hex. Clients send it as
-// `documentId` (or Apollo's `extensions.persistedQuery.sha256Hash`), or send the exact text.
+// The identity of a trusted document: the SHA-256, in hex, of its tokens (documentKey in
+// operations.ts). Clients send it as `documentId` (or Apollo's `extensions.persistedQuery.sha256Hash`),
+// or send the text.
 import { createHash } from "node:crypto";
 
 const HASH = /^(?:sha256:)?([0-9a-f]{64})$/;

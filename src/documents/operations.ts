@@ -1,10 +1,12 @@
 // Splits GraphQL text (a file, a README block, a request) into one document per operation: the
-// operation plus the fragments it spreads, in canonical form (graphql-js `print`: comments and
-// layout dropped), so the same operation hashes the same however a client formats it.
+// operation plus the fragments it spreads (by name), as written. Its hash is taken over its
+// tokens (graphql-js `stripIgnoredCharacters`: comments, commas and layout dropped), so the same
+// operation hashes the same however a client lays it out; stripping is a lexer pass, far cheaper
+// than parsing and printing.
 import {
   Kind,
   parse,
-  print,
+  stripIgnoredCharacters,
   visit,
   type DefinitionNode,
   type DocumentNode,
@@ -15,20 +17,25 @@ import {
 export interface OperationDocument {
   /** The operation's name, or undefined for an anonymous one. */
   name: string | undefined;
-  /** Canonical text: the operation, then its fragments by name. */
+  /** The operation, then its fragments by name, as written. */
   text: string;
 }
 
+/** The text a document's hash is taken over; throws on text that does not lex. */
+export function documentKey(text: string): string {
+  return stripIgnoredCharacters(text);
+}
+
 export function splitOperations(source: string): OperationDocument[] {
-  const document = parse(source, { noLocation: true });
-  return operationsOf(document).map((operation) => canonical(document, operation));
+  const document = parse(source);
+  return operationsOf(document).map((operation) => canonical(source, document, operation));
 }
 
 /** The canonical document of the operation a request selects; undefined when it does not parse or select one. */
 export function selectedOperation(source: string, operationName: string | undefined): OperationDocument | undefined {
   let document: DocumentNode;
   try {
-    document = parse(source, { noLocation: true });
+    document = parse(source);
   } catch {
     return undefined; // not GraphQL: never registered
   }
@@ -39,7 +46,7 @@ export function selectedOperation(source: string, operationName: string | undefi
         ? operations[0]
         : undefined
       : operations.find((candidate) => candidate.name?.value === operationName);
-  return operation ? canonical(document, operation) : undefined;
+  return operation ? canonical(source, document, operation) : undefined;
 }
 
 function operationsOf(document: DocumentNode): OperationDefinitionNode[] {
@@ -48,7 +55,7 @@ function operationsOf(document: DocumentNode): OperationDefinitionNode[] {
   );
 }
 
-function canonical(document: DocumentNode, operation: OperationDefinitionNode): OperationDocument {
+function canonical(source: string, document: DocumentNode, operation: OperationDefinitionNode): OperationDocument {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -66,6 +73,8 @@ function canonical(document: DocumentNode, operation: OperationDefinitionNode): 
       },
     });
   }
-  const parts = [operation, ...[...used].sort().map((name) => fragments.get(name)!)].map((node) => print(node));
+  const parts = [operation, ...[...used].sort().map((name) => fragments.get(name)!)].map((node) =>
+    source.slice(node.loc!.start, node.loc!.end),
+  );
   return { name: operation.name?.value, text: `${parts.join("\n\n")}\n` };
 }

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import path from "node:path";
 import { projectRoot } from "../config.ts";
 import { documentHash } from "./document-hash.ts";
-import type { OperationDocument } from "./operations.ts";
+import { documentKey, type OperationDocument } from "./operations.ts";
 import { readmeOperations } from "./readme-operations.ts";
 
 /** Where `add` writes by default: documents the dashboard and other first-party clients send. */
@@ -19,7 +19,7 @@ export interface RegisteredDocument extends OperationDocument {
 }
 
 export function registered(operations: OperationDocument[]): RegisteredDocument[] {
-  return operations.map((operation) => ({ ...operation, hash: documentHash(operation.text) }));
+  return operations.map((operation) => ({ ...operation, hash: documentHash(documentKey(operation.text)) }));
 }
 
 /** Adds documents to a folder (existing ones are kept); returns what was registered. */

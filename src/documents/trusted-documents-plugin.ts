@@ -10,7 +10,7 @@ import { ErrorCode } from "../graphql/errors.ts";
 import type { Logger } from "../logger.ts";
 import { refuse } from "../limits/refusal.ts";
 import { documentHash, parseDocumentId } from "./document-hash.ts";
-import { selectedOperation } from "./operations.ts";
+import { documentKey, selectedOperation } from "./operations.ts";
 
 const CANONICAL_CACHE_SIZE = 1000;
 import type { DocumentStore } from "./document-store.ts";
@@ -42,15 +42,29 @@ export function createTrustedDocumentsPresetParts(
   // Canonical hashes of texts seen recently: a repeated document costs one lookup.
   const canonicalHashes = new Map<string, string>();
   const canonicalHash = (query: string, operationName: unknown): string => {
-    const key = `${typeof operationName === "string" ? operationName : ""}\u0000${query}`;
+    const name = typeof operationName === "string" ? operationName : undefined;
+    const key = `${name ?? ""}\u0000${query}`;
     let hash = canonicalHashes.get(key);
     if (hash === undefined) {
-      const operation = selectedOperation(query, typeof operationName === "string" ? operationName : undefined);
-      hash = operation ? documentHash(operation.text) : "unparsable";
+      hash = lookupHash(query, name);
       if (canonicalHashes.size >= CANONICAL_CACHE_SIZE) canonicalHashes.delete(canonicalHashes.keys().next().value!);
       canonicalHashes.set(key, hash);
     }
     return hash;
+  };
+  /** The registered hash of the operation a request selects, or the hash of its text (unregistered). */
+  const lookupHash = (query: string, operationName: string | undefined): string => {
+    let whole: string;
+    try {
+      whole = documentHash(documentKey(query));
+    } catch {
+      return "unparsable";
+    }
+    // The usual case, one operation sent as registered: one lexer pass. Only a document that may
+    // hold other operations or reorder fragments is parsed to pick the selected operation out.
+    if (store.get(whole) !== undefined || (operationName === undefined && !/\bfragment\b/.test(query))) return whole;
+    const operation = selectedOperation(query, operationName);
+    return operation ? documentHash(documentKey(operation.text)) : whole;
   };
   /** The hash to look up: an explicit one, or (when enforcing) the canonical hash of the text sent. */
   const hashOf = (body: Payload & { operationName?: unknown }): string | undefined => {

@@ -8,6 +8,7 @@ import { pgSettingsFor } from "../auth/request-authentication.ts";
 import type { LimitsConfig } from "../config.ts";
 import type { DocumentStore } from "../documents/document-store.ts";
 import { createTrustedDocumentsPresetParts } from "../documents/trusted-documents-plugin.ts";
+import { createDefaultPageSizePlugin } from "../limits/default-page-size-plugin.ts";
 import { createLimitsPlugin } from "../limits/limits-plugin.ts";
 import { withPlanningTimeoutCode } from "../limits/planning-timeout.ts";
 import type { Logger } from "../logger.ts";
@@ -49,7 +50,11 @@ function guardParts(guards: GuardOptions | undefined) {
   if (guards === undefined) return { plugins: [], grafast: {}, grafserv: {}, maskError };
   const trusted = createTrustedDocumentsPresetParts(guards.documents, guards.logger);
   return {
-    plugins: [...trusted.plugins, createLimitsPlugin(guards.limits, guards.logger)],
+    plugins: [
+      ...trusted.plugins,
+      createLimitsPlugin(guards.limits, guards.logger),
+      createDefaultPageSizePlugin(guards.limits.defaultPageSize),
+    ],
     grafast: { timeouts: { planning: guards.limits.planningTimeoutMs } },
     grafserv: { ...trusted.grafserv, maxRequestLength: guards.limits.maxBodyBytes },
     maskError: withPlanningTimeoutCode(maskError, guards.limits.planningTimeoutMs, guards.logger),

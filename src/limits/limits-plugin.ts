@@ -166,7 +166,7 @@ export function createLimitsPlugin(limits: LimitsConfig, logger: Logger): Graphi
                 new GraphQLError(
                   `The estimated cost of this operation is ${outcome.cost}, above the limit of ${max} for ` +
                     `${who(anonymous)} (${variable(anonymous, "MAX_COST")}). Page sizes multiply through nested ` +
-                    `lists (a list without \`first\` counts as ${limits.unpagedListEstimate}): ask for smaller pages.`,
+                    `lists (a list without \`first\` counts as its default page size, ${limits.defaultPageSize}): ask for smaller pages.`,
                   { extensions: { code: LimitCode.COST_LIMIT_EXCEEDED, limit: max, cost: outcome.cost } },
                 ),
               ],

@@ -1,7 +1,8 @@
 // The cost estimate of one operation with its variables, taken after validation and before
 // planning: every field resolved counts 1, and a field that paginates (any field with a `first`
 // or `last` argument: connections and lists, whoever adds them) multiplies what it selects by
-// its page size, or by an assumed size when called without one. Pagination arguments are checked
+// its page size, or by the default page size it gets when called without one
+// (default-page-size-plugin.ts). Pagination arguments are checked
 // on the way (negative, above the maximum, `offset` with `last`, a malformed cursor) and so are
 // empty patches. Fragments are costed once per request and reused (the estimate is linear).
 import {
@@ -21,7 +22,7 @@ import {
 
 export interface CostOptions {
   maxPageSize: number;
-  unpagedListEstimate: number;
+  defaultPageSize: number;
 }
 
 export type CostOutcome = { ok: true; cost: number } | { ok: false; message: string };
@@ -160,7 +161,7 @@ function pageSize(
       );
     }
   }
-  const size = typeof first === "number" ? first : typeof last === "number" ? last : options.unpagedListEstimate;
+  const size = typeof first === "number" ? first : typeof last === "number" ? last : options.defaultPageSize;
   return Math.min(size, typeof first === "number" && typeof last === "number" ? last : size);
 }
 
