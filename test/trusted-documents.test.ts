@@ -13,6 +13,7 @@ import { signToken } from "../src/auth/jwt.ts";
 import { projectRoot } from "../src/config.ts";
 import { documentHash } from "../src/documents/document-hash.ts";
 import { loadDocumentStore } from "../src/documents/document-store.ts";
+import { documentKey } from "../src/documents/operations.ts";
 import {
   BENCH_DOCUMENTS_DIR,
   hashesIn,
@@ -32,6 +33,12 @@ let orgA: TestOrganisation;
 let orgB: TestOrganisation;
 let tokenA: string;
 let tokenB: string;
+
+/** A dashboard's file: two operations, one with a fragment. */
+const DASHBOARD_FILE = `query DashboardPeople($n: Int) { people(first: $n) { totalCount nodes { email } } }
+query DashboardCompanies { companies(first: 2) { nodes { ...CompanyCard } } }
+fragment CompanyCard on Company { name }
+`;
 
 /** A README operation: companies with their positions and people. */
 const README_COMPANIES =
@@ -107,9 +114,11 @@ describe("the registered set", () => {
   it("refuses to start from a file whose name is not the hash of its contents; a correct one loads", () => {
     const folder = mkdtempSync(path.join(os.tmpdir(), "documents-"));
     try {
-      const text = "{\n  __typename\n}\n";
-      writeFileSync(path.join(folder, `${documentHash(text)}.graphql`), text);
-      expect(loadDocumentStore([folder]).get(documentHash(text))).toBe(text);
+      const text = "# any layout\n{\n  __typename\n}\n";
+      const hash = documentHash(documentKey(text));
+      expect(hash).toBe(documentHash("{__typename}"));
+      writeFileSync(path.join(folder, `${hash}.graphql`), text);
+      expect(loadDocumentStore([folder]).get(hash)).toBe(text);
       writeFileSync(path.join(folder, `${documentHash("other")}.graphql`), text);
       expect(() => loadDocumentStore([folder])).toThrow(/not the SHA-256 of its contents/);
     } finally {
@@ -127,7 +136,7 @@ describe("in production (trusted documents enforced)", () => {
     // `npm run documents -- add` registers a dashboard's file; the server loads that folder too.
     appFolder = mkdtempSync(path.join(os.tmpdir(), "app-documents-"));
     const file = path.join(appFolder, "dashboard.graphql");
-    writeFileSync(file, "query DashboardPeople($n: Int) { people(first: $n) { totalCount nodes { email } } }\n");
+    writeFileSync(file, DASHBOARD_FILE);
     const { stdout } = await execFileAsync(process.execPath, [
       path.join(projectRoot, "src/cli/documents.ts"),
       "add",
@@ -135,7 +144,10 @@ describe("in production (trusted documents enforced)", () => {
       "--dir",
       path.join(appFolder, "registered"),
     ]);
-    registeredHash = stdout.split(/\s+/)[0]!;
+    registeredHash = stdout
+      .split("\n")
+      .find((line) => line.includes("DashboardPeople"))!
+      .split(/\s+/)[0]!;
     server = await serve({ TRUSTED_DOCUMENTS_DIRS: `documents,${path.join(appFolder, "registered")}` });
   });
 
@@ -172,6 +184,15 @@ describe("in production (trusted documents enforced)", () => {
     const unknown = await post(server, { documentId: documentHash("unknown") }, tokenA);
     expect(codeOf(unknown)).toBe("DOCUMENT_NOT_TRUSTED");
     expect(unknown.body.errors?.[0]?.message).toMatch(/No registered document has this id/);
+  });
+
+  it("runs one operation of a registered file sent whole, selected by operationName", async () => {
+    const answer = await post(server, { query: DASHBOARD_FILE, operationName: "DashboardCompanies" }, tokenA);
+    expect(answer.body).toEqual({ data: { companies: { nodes: [{ name: "Fan-out company" }] } } });
+    const edited = DASHBOARD_FILE.replace("{ name }", "{ name id }");
+    expect(codeOf(await post(server, { query: edited, operationName: "DashboardCompanies" }, tokenA))).toBe(
+      "DOCUMENT_NOT_TRUSTED",
+    );
   });
 
   it("refuses introspection (unregistered) for anyone", async () => {
