@@ -38,6 +38,7 @@ let tokenB: string;
 const DASHBOARD_FILE = `query DashboardPeople($n: Int) { people(first: $n) { totalCount nodes { email } } }
 query DashboardCompanies { companies(first: 2) { nodes { ...CompanyCard } } }
 fragment CompanyCard on Company { name }
+query TooWide { ${Array.from({ length: 21 }, (_, i) => `r${i}: __typename`).join(" ")} }
 `;
 
 /** A README operation: companies with their positions and people. */
@@ -193,6 +194,14 @@ describe("in production (trusted documents enforced)", () => {
     expect(codeOf(await post(server, { query: edited, operationName: "DashboardCompanies" }, tokenA))).toBe(
       "DOCUMENT_NOT_TRUSTED",
     );
+  });
+
+  it("holds registered documents to the limits too, sent by id or as text", async () => {
+    const tooWide = DASHBOARD_FILE.split("\n").find((line) => line.startsWith("query TooWide"))!;
+    const byText = await post(server, { query: tooWide }, tokenA);
+    expect(codeOf(byText)).toBe("ROOT_FIELD_LIMIT_EXCEEDED");
+    const byId = await post(server, { documentId: documentHash(documentKey(tooWide)) }, tokenA);
+    expect(codeOf(byId)).toBe("ROOT_FIELD_LIMIT_EXCEEDED");
   });
 
   it("refuses introspection (unregistered) for anyone", async () => {
