@@ -122,7 +122,7 @@ describe("aliases and root fields", () => {
       await ask("{ __typename a: __typename b: __typename c: __typename d: __typename e: __typename }", {
         anonymous: true,
       }),
-      "ALIAS_LIMIT_EXCEEDED".replace("ALIAS", "ROOT_FIELD"),
+      "ROOT_FIELD_LIMIT_EXCEEDED",
       /6 root fields.*limit of 5 for anonymous/,
     );
   });
@@ -267,6 +267,20 @@ describe("cost estimate", () => {
       /a list without `first` counts as its default page size, 100/,
     );
     expect((await ask("{ companies { nodes { positions { nodes { jobTitle } } } } }")).body.errors).toBeUndefined();
+  });
+
+  it("refuses more fields than the cost limit before validation (duplicated fields, spreads), anonymous and signed in", async () => {
+    const duplicated = (count: number) => `{ people(first: 1) { nodes { ${"email ".repeat(count)} } } }`;
+    expectRefused(
+      await ask(duplicated(6000), { anonymous: true }),
+      "COST_LIMIT_EXCEEDED",
+      /6002 fields \(fragments expanded\), above the cost limit of 5000 for anonymous/,
+    );
+    const spreads = `{ people(first: 1) { nodes { ${"...F ".repeat(15000)} } } } fragment F on Person { email }`;
+    expectRefused(await ask(spreads, { anonymous: true }), "COST_LIMIT_EXCEEDED", /15002 fields/);
+    expectRefused(await ask(duplicated(100_001)), "BODY_TOO_LARGE", /bytes/);
+    // Duplicates within the limit merge and run.
+    expect((await ask(duplicated(50))).body.data?.people.nodes).toHaveLength(1);
   });
 
   it("is tighter for anonymous requests (5000)", async () => {

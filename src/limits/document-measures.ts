@@ -15,6 +15,8 @@ export interface OperationMeasures {
   depth: number;
   aliases: number;
   rootFields: number;
+  /** Every field, fragments expanded: a lower bound of the cost estimate, known before validation. */
+  fields: number;
   introspection: boolean;
 }
 
@@ -27,11 +29,14 @@ export interface DocumentMeasures {
 interface SetMeasures {
   depth: number;
   aliases: number;
+  /** Fields of this selection set itself (fragments expanded). */
   fields: number;
+  /** Fields at any depth below it too. */
+  total: number;
   introspection: boolean;
 }
 
-const EMPTY: SetMeasures = { depth: 0, aliases: 0, fields: 0, introspection: false };
+const EMPTY: SetMeasures = { depth: 0, aliases: 0, fields: 0, total: 0, introspection: false };
 
 export function measureDocument(document: DocumentNode): DocumentMeasures {
   const operations: OperationDefinitionNode[] = [];
@@ -57,6 +62,7 @@ export function measureDocument(document: DocumentNode): DocumentMeasures {
     let depth = 0;
     let aliases = 0;
     let fields = 0;
+    let total = 0;
     let introspection = false;
     for (const selection of set.selections) {
       let inner: SetMeasures;
@@ -66,6 +72,7 @@ export function measureDocument(document: DocumentNode): DocumentMeasures {
           depth: 1 + child.depth,
           aliases: (selection.alias ? 1 : 0) + child.aliases,
           fields: 1,
+          total: 1 + child.total,
           introspection:
             child.introspection || selection.name.value === "__schema" || selection.name.value === "__type",
         };
@@ -77,9 +84,10 @@ export function measureDocument(document: DocumentNode): DocumentMeasures {
       depth = Math.max(depth, inner.depth);
       aliases += inner.aliases;
       fields += inner.fields;
+      total += inner.total;
       introspection ||= inner.introspection;
     }
-    return { depth, aliases, fields, introspection };
+    return { depth, aliases, fields, total, introspection };
   };
 
   return {
@@ -97,6 +105,7 @@ export function measureDocument(document: DocumentNode): DocumentMeasures {
         depth: measured.depth,
         aliases: measured.aliases,
         rootFields: measured.fields,
+        fields: measured.total,
         introspection: measured.introspection,
       };
     },

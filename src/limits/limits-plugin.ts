@@ -1,6 +1,7 @@
 // The limits that hold with or without trusted documents, as one grafserv + grafast plugin:
 // - before grafserv parses or validates (processGraphQLRequestBody): operations per document,
-//   depth, aliases and root fields (fragments expanded), introspection for anonymous callers;
+//   depth, aliases, root fields and all fields (fragments expanded), introspection for anonymous
+//   callers;
 // - before Grafast plans (execute): the cost estimate with the request's variables, page sizes,
 //   cursors and empty patches;
 // - around the request (processRequest): the body size.
@@ -216,6 +217,17 @@ function checkDocument(document: DocumentMeasures, limits: OperationLimits, cont
       measures.aliases,
       limits.maxAliases,
       "MAX_ALIASES",
+    );
+  }
+  // Every field costs at least 1, so more fields than the cost limit is refused here already,
+  // before graphql-js validates them (duplicated fields make its overlap check slow).
+  if (measures.fields > limits.maxCost) {
+    throw refuse(
+      context,
+      LimitCode.COST_LIMIT_EXCEEDED,
+      `This operation has ${measures.fields === Infinity ? "too many" : measures.fields} fields (fragments expanded), ` +
+        `above the cost limit of ${limits.maxCost} for ${who(anonymous)} (${variable(anonymous, "MAX_COST")}).`,
+      { limit: limits.maxCost },
     );
   }
   if (measures.rootFields > limits.maxRootFields) {
