@@ -176,7 +176,7 @@ const environmentSchema = z.object({
   // GraphQL limits (src/limits/), each one for members and, tighter, for anonymous callers.
   LIMITS_MAX_DEPTH: integer(1, 1000).default(20),
   LIMITS_ANONYMOUS_MAX_DEPTH: integer(1, 1000).default(15),
-  LIMITS_MAX_ALIASES: integer(0, 100_000).default(100),
+  LIMITS_MAX_ALIASES: integer(0, 100_000).default(50),
   LIMITS_ANONYMOUS_MAX_ALIASES: integer(0, 100_000).default(10),
   LIMITS_MAX_ROOT_FIELDS: integer(1, 10_000).default(20),
   LIMITS_ANONYMOUS_MAX_ROOT_FIELDS: integer(1, 10_000).default(5),

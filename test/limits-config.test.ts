@@ -20,7 +20,7 @@ describe("limits configuration", () => {
     const { limits } = loadConfig({});
     expect(limits.member).toEqual({
       maxDepth: 20,
-      maxAliases: 100,
+      maxAliases: 50,
       maxRootFields: 20,
       maxCost: 100_000,
       maxOperations: 100,
