@@ -27,6 +27,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY .gmrc tsconfig.json ./
 COPY migrations ./migrations
 COPY src ./src
+# Trusted documents: in production only the operations registered here run.
+COPY documents ./documents
 USER node
 EXPOSE 5678
 # Liveness only (the process answers); compose checks /readyz (database and migrations) too.

@@ -331,6 +331,9 @@ async function main(): Promise<number> {
           MIGRATE_ON_START: "false",
           LOG_LEVEL: "warn",
           DATABASE_POOL_MAX: String(options.poolMax),
+          // Trusted documents on, as in production: the bench's own operations are registered in
+          // bench/documents (`npm run documents -- sync-bench`); the limits apply as well.
+          TRUSTED_DOCUMENTS_DIRS: "bench/documents",
         },
       };
     };

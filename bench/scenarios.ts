@@ -60,9 +60,11 @@ export function pixelToken(n: number): string {
 /** The same token, built in SQL from a pgbench variable. */
 export const PIXEL_TOKEN_SQL = (variable: string) => `'${PIXEL_TOKEN_PREFIX}' || lpad(:${variable}::text, 23, '0')`;
 
+// Every nested connection names a page size (bounds above the seeded counts, so the SQL's answer
+// is unchanged): unpaged nested connections exceed the cost limit (README "Limits").
 const dashboardQuery = /* GraphQL */ `
   query Dashboard($from: Date!, $to: Date!) {
-    campaigns(condition: { status: "active" }) {
+    campaigns(first: 20, condition: { status: "active" }) {
       nodes {
         id
         name
@@ -74,7 +76,7 @@ const dashboardQuery = /* GraphQL */ `
           openRate
           replyRate
         }
-        dailyPerformance(fromDay: $from, toDay: $to) {
+        dailyPerformance(fromDay: $from, toDay: $to, first: 31) {
           nodes {
             day
             enrolled
@@ -83,16 +85,16 @@ const dashboardQuery = /* GraphQL */ `
             emailsReplied
           }
         }
-        workflowSteps(orderBy: STEP_INDEX_ASC) {
+        workflowSteps(first: 10, orderBy: STEP_INDEX_ASC) {
           nodes {
             stepIndex
             name
             delayDays
-            stepExperiments {
+            stepExperiments(first: 5) {
               nodes {
                 name
                 status
-                stepExperimentVariants {
+                stepExperimentVariants(first: 5) {
                   nodes {
                     key
                     weight

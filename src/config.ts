@@ -56,6 +56,10 @@ export interface Config {
   /** Origins a browser may call the API from (CORS); empty: none. */
   corsOrigins: string[];
   throttling: ThrottlingConfig;
+  /** GraphQL limits (src/limits/): what one request may ask for, tighter for anonymous callers. */
+  limits: LimitsConfig;
+  /** Trusted documents (src/documents/): in production only registered operations run. */
+  documents: TrustedDocumentsConfig;
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -89,6 +93,42 @@ export interface ThrottlingConfig {
   passwordHashConcurrency: number;
   /** How long a password-hashing mutation may wait for its turn before SERVICE_BUSY. */
   passwordHashQueueMs: number;
+}
+
+/** Limits on one GraphQL operation; each refusal names the limit and its value. */
+export interface OperationLimits {
+  /** Deepest field nesting, fragments expanded. */
+  maxDepth: number;
+  /** Aliased fields, fragments expanded. */
+  maxAliases: number;
+  /** Fields at the root of the operation, fragments expanded. */
+  maxRootFields: number;
+  /** Estimated cost: fields resolved, page sizes multiplied through nested connections. */
+  maxCost: number;
+  /** Operations defined in one document. */
+  maxOperations: number;
+}
+
+export interface LimitsConfig {
+  member: OperationLimits;
+  anonymous: OperationLimits;
+  /** Largest `first`/`last` accepted (larger, or negative, is INVALID_INPUT). */
+  maxPageSize: number;
+  /** Rows a paginating field returns when called without `first`/`last` (and what the cost estimate counts). */
+  defaultPageSize: number;
+  /** Grafast's planning timeout (grafast.timeouts.planning). */
+  planningTimeoutMs: number;
+  /** Largest request body grafserv reads. */
+  maxBodyBytes: number;
+  /** Introspection (`__schema`, `__type`) for anonymous callers; members always may. */
+  anonymousIntrospection: boolean;
+}
+
+export interface TrustedDocumentsConfig {
+  /** Refuse any document that is not registered (production, unless ALLOW_UNTRUSTED_DOCUMENTS). */
+  enforce: boolean;
+  /** Folders of `<sha256>.graphql` files the server loads (searched recursively). */
+  directories: string[];
 }
 
 /** What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup) do not. */
@@ -175,6 +215,25 @@ const environmentSchema = z.object({
   ANONYMOUS_MUTATIONS_PER_ADDRESS_PER_MINUTE: integer(1, 100_000).default(60),
   PASSWORD_HASH_CONCURRENCY: integer(1, 1000).optional(),
   PASSWORD_HASH_QUEUE_MS: integer(0, 60_000).default(2_000),
+  // GraphQL limits (src/limits/), each one for members and, tighter, for anonymous callers.
+  LIMITS_MAX_DEPTH: integer(1, 1000).default(20),
+  LIMITS_ANONYMOUS_MAX_DEPTH: integer(1, 1000).default(15),
+  LIMITS_MAX_ALIASES: integer(0, 100_000).default(50),
+  LIMITS_ANONYMOUS_MAX_ALIASES: integer(0, 100_000).default(10),
+  LIMITS_MAX_ROOT_FIELDS: integer(1, 10_000).default(20),
+  LIMITS_ANONYMOUS_MAX_ROOT_FIELDS: integer(1, 10_000).default(5),
+  LIMITS_MAX_COST: integer(1, 1_000_000_000).default(100_000),
+  LIMITS_ANONYMOUS_MAX_COST: integer(1, 1_000_000_000).default(5_000),
+  LIMITS_MAX_OPERATIONS: integer(1, 10_000).default(100),
+  LIMITS_ANONYMOUS_MAX_OPERATIONS: integer(1, 10_000).default(50),
+  LIMITS_MAX_PAGE_SIZE: integer(1, 1_000_000).default(1_000),
+  LIMITS_DEFAULT_PAGE_SIZE: integer(1, 1_000_000).default(100),
+  LIMITS_PLANNING_TIMEOUT_MS: integer(10, 600_000).default(1_000),
+  LIMITS_MAX_BODY_BYTES: integer(1_000, 100_000_000).default(100_000),
+  ALLOW_ANONYMOUS_INTROSPECTION: booleanFlag,
+  // Trusted documents (src/documents/).
+  ALLOW_UNTRUSTED_DOCUMENTS: booleanFlag,
+  TRUSTED_DOCUMENTS_DIRS: optionalString,
   // Read by @dataplan/pg itself when it loads (0 disables named prepared statements, which
   // PgBouncer 1.18 in transaction mode cannot keep per client); validated here so a typo is caught.
   DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
@@ -237,6 +296,35 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
       connectionTimeoutMs: env.DATABASE_CONNECTION_TIMEOUT_MS,
       idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
       statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    limits: {
+      member: {
+        maxDepth: env.LIMITS_MAX_DEPTH,
+        maxAliases: env.LIMITS_MAX_ALIASES,
+        maxRootFields: env.LIMITS_MAX_ROOT_FIELDS,
+        maxCost: env.LIMITS_MAX_COST,
+        maxOperations: env.LIMITS_MAX_OPERATIONS,
+      },
+      anonymous: {
+        maxDepth: env.LIMITS_ANONYMOUS_MAX_DEPTH,
+        maxAliases: env.LIMITS_ANONYMOUS_MAX_ALIASES,
+        maxRootFields: env.LIMITS_ANONYMOUS_MAX_ROOT_FIELDS,
+        maxCost: env.LIMITS_ANONYMOUS_MAX_COST,
+        maxOperations: env.LIMITS_ANONYMOUS_MAX_OPERATIONS,
+      },
+      maxPageSize: env.LIMITS_MAX_PAGE_SIZE,
+      defaultPageSize: env.LIMITS_DEFAULT_PAGE_SIZE,
+      planningTimeoutMs: env.LIMITS_PLANNING_TIMEOUT_MS,
+      maxBodyBytes: env.LIMITS_MAX_BODY_BYTES,
+      anonymousIntrospection: env.ALLOW_ANONYMOUS_INTROSPECTION ?? !isProduction,
+    },
+    documents: {
+      enforce: !(env.ALLOW_UNTRUSTED_DOCUMENTS ?? !isProduction),
+      directories: (env.TRUSTED_DOCUMENTS_DIRS ?? "documents")
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== "")
+        .map((entry) => path.resolve(projectRoot, entry)),
     },
     migrateOnStart,
     startupTimeoutMs: env.DATABASE_STARTUP_TIMEOUT_MS,

@@ -11,6 +11,7 @@ import { loadDemoDataIfEmpty } from "./db/demo-data.ts";
 import { migrationsFolder, runCommittedMigrations } from "./db/migrations.ts";
 import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "./db/prepare-database.ts";
 import { assertServingRoleIsSafe } from "./db/serving-role-check.ts";
+import { loadDocumentStore } from "./documents/document-store.ts";
 import { createPreset } from "./graphql/preset.ts";
 import { createHttpServer } from "./http/app.ts";
 import type { Logger } from "./logger.ts";
@@ -87,6 +88,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
         tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
         logger,
         extraPlugins: [throttling.plugin],
+        guards: {
+          limits: config.limits,
+          documents: { enforce: config.documents.enforce, store: loadDocumentStore(config.documents.directories) },
+          logger,
+        },
       }),
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.

@@ -115,8 +115,8 @@ describe("a campaign from creation to figures", () => {
       `query($id: UUID!, $day: Date!) { campaign(id: $id) {
          performance { enrolled sent opened replied openRate replyRate }
          dailyPerformance(fromDay: $day, toDay: $day) { nodes { day enrolled emailsSent emailsOpened emailsReplied } }
-         workflowSteps(orderBy: STEP_INDEX_ASC) { nodes { stepIndex tasks { totalCount }
-           stepExperiments { nodes { stepExperimentVariants { nodes { key performance { enrolled sent opened replied } } } } } } } } }`,
+         workflowSteps(first: 10, orderBy: STEP_INDEX_ASC) { nodes { stepIndex tasks { totalCount }
+           stepExperiments(first: 5) { nodes { stepExperimentVariants(first: 5) { nodes { key performance { enrolled sent opened replied } } } } } } } } }`,
       { id: campaign.id, day: today },
     );
     expect(figures.campaign.performance).toEqual({

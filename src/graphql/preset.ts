@@ -1,10 +1,17 @@
 // The PostGraphile V5 preset: which schemas become the API, how names are inflected, how each
 // request's verified identity becomes transaction settings, and how errors are masked.
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type { GraphQLError } from "postgraphile/graphql";
 import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
+import type { LimitsConfig } from "../config.ts";
+import type { DocumentStore } from "../documents/document-store.ts";
+import { createTrustedDocumentsPresetParts } from "../documents/trusted-documents-plugin.ts";
+import { createDefaultPageSizePlugin } from "../limits/default-page-size-plugin.ts";
+import { createLimitsPlugin } from "../limits/limits-plugin.ts";
+import { withPlanningTimeoutCode } from "../limits/planning-timeout.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { createLogger, type Logger } from "../logger.ts";
@@ -29,9 +36,38 @@ export interface PresetOptions {
   logger?: Logger;
   /** Plugins of the server's other concerns (the throttle), added after the GraphQL ones. */
   extraPlugins?: GraphileConfig.Plugin[];
+  /**
+   * GraphQL limits and trusted documents (src/limits/, src/documents/). The server always passes
+   * them; only tools that build a schema without serving the public (bench/explain.ts) leave them out.
+   */
+  guards?: GuardOptions;
+}
+
+export interface GuardOptions {
+  limits: LimitsConfig;
+  documents: { enforce: boolean; store: DocumentStore };
+  /** Every refusal is logged here with its code. */
+  logger: Logger;
+}
+
+/** The preset parts of the limits and trusted documents, kept together. */
+function guardParts(guards: GuardOptions | undefined, maskError: (error: GraphQLError) => GraphQLError) {
+  if (guards === undefined) return { plugins: [], grafast: {}, grafserv: {}, maskError };
+  const trusted = createTrustedDocumentsPresetParts(guards.documents, guards.logger);
+  return {
+    plugins: [
+      ...trusted.plugins,
+      createLimitsPlugin(guards.limits, guards.logger),
+      createDefaultPageSizePlugin(guards.limits.defaultPageSize),
+    ],
+    grafast: { timeouts: { planning: guards.limits.planningTimeoutMs } },
+    grafserv: { ...trusted.grafserv, maxRequestLength: guards.limits.maxBodyBytes },
+    maskError: withPlanningTimeoutCode(maskError, guards.limits.planningTimeoutMs, guards.logger),
+  };
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  const guards = guardParts(options.guards, createMaskError(options.logger ?? createLogger("warn")));
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
     plugins: [
@@ -40,6 +76,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       NotFoundOnEmptyMutationPlugin,
       RequestErrorCodesPlugin,
       createAuthPlugin(options.tokens),
+      ...guards.plugins,
       ...(options.extraPlugins ?? []),
     ],
     disablePlugins: ["NodePlugin"],
@@ -58,6 +95,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
     grafast: {
       // Never: explain output would send SQL text to clients.
       explain: false,
+      ...guards.grafast,
       context(requestContext, args) {
         const authentication = requestContext.expressv4?.req.prospectflowAuthentication;
         return {
@@ -74,7 +112,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       watch: options.watch !== undefined,
-      maskError: createMaskError(options.logger ?? createLogger("warn")),
+      ...guards.grafserv,
+      maskError: guards.maskError,
     },
   };
 }
