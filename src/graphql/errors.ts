@@ -24,6 +24,7 @@ export const ErrorCode = {
   REFERENCE_MISSING: "REFERENCE_MISSING",
   INVALID_INPUT: "INVALID_INPUT",
   INVALID_TRANSITION: "INVALID_TRANSITION",
+  TASK_LOCK_LOST: "TASK_LOCK_LOST",
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -58,6 +59,7 @@ const TENANT_ERRORS: Record<string, ErrorCode> = {
   PT030: ErrorCode.INVALID_CREDENTIALS,
   PT031: ErrorCode.UNKNOWN_ORGANISATION,
   PT032: ErrorCode.ORGANISATION_REQUIRED,
+  PT120: ErrorCode.TASK_LOCK_LOST,
 };
 
 const INVALID_INPUT_STATES = new Set([

@@ -6,6 +6,8 @@ import type { PostGraphileInstance } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticateRequests } from "../auth/request-authentication.ts";
 import type { Logger } from "../logger.ts";
+import { countRequests, metricsEndpoint } from "../metrics/http.ts";
+import { createMetrics, type Metrics } from "../metrics/metrics.ts";
 import { checkReadiness, type ReadinessCheck } from "../ops/readiness.ts";
 import { trackingPixel } from "./tracking-pixel.ts";
 
@@ -16,12 +18,18 @@ export interface HttpServerOptions {
   logger: Logger;
   /** What /readyz checks: the server's pool and the committed migrations this build ships. */
   readiness: ReadinessCheck;
+  /** Counts every response; `servedHere` adds GET /metrics to this port (with `token`, bearer-protected). */
+  metrics?: { metrics: Metrics; servedHere: boolean; token: string | undefined };
+  /** The tracking pixel transaction's statement timeout (default 2 s). */
+  pixelStatementTimeoutMs?: number;
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<Server> {
   const { pgl, authenticatorPool, jwtSecret, logger } = options;
+  const metrics = options.metrics ?? { metrics: createMetrics(), servedHere: false, token: undefined };
   const app = express();
   app.disable("x-powered-by");
+  app.use(countRequests(metrics.metrics));
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -33,7 +41,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
     res.status(report.status === "ready" ? 200 : 503).json(report);
   });
 
-  app.get("/t/:token.gif", trackingPixel(authenticatorPool, logger));
+  if (metrics.servedHere) app.get("/metrics", metricsEndpoint(metrics.metrics, metrics.token));
+
+  app.get(
+    "/t/:token.gif",
+    trackingPixel({
+      pool: authenticatorPool,
+      logger,
+      metrics: metrics.metrics,
+      statementTimeoutMs: options.pixelStatementTimeoutMs ?? 2_000,
+    }),
+  );
 
   app.use("/graphql", authenticateRequests(jwtSecret));
 
