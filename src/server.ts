@@ -140,6 +140,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
             ownedMetricsServer && drainHttp(ownedMetricsServer, config.shutdownTimeoutMs, logger),
           ]);
           await ownedPgl.release();
+          // PostGraphile never releases the pg services it was given: in watch mode the
+          // subscriber's LISTEN connection stays checked out of our pool, and pool.end() below
+          // would wait the whole statement timeout for it (`npm run dev` took 15 s to stop).
+          for (const service of ownedPgl.getResolvedPreset().pgServices ?? []) await service.release?.();
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
           await settleWithin(ownedPool.end(), config.pool.statementTimeoutMs, () =>
