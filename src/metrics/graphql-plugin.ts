@@ -15,19 +15,31 @@ function errorCodes(body: ErrorBody | null | undefined): string[] {
   return body.errors.map((e) => (typeof e?.extensions?.code === "string" ? e.extensions.code : "UNKNOWN"));
 }
 
+/** The name of a document's first operation, when the request names none (the usual case). */
+function firstOperationName(query: unknown): string | undefined {
+  if (typeof query !== "string") return undefined;
+  return /^(?:\s|,|#[^\n]*\n)*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(
+    query.slice(0, 2000),
+  )?.[1];
+}
+
 export function createMetricsPlugin(metrics: Metrics): GraphileConfig.Plugin {
   // The operation name, read from the parsed body, kept for the request's response.
   const operationNames = new WeakMap<object, string>();
   return {
     name: "ProspectFlowMetricsPlugin",
     version: "1.0.0",
+    // Outermost middleware: it must see the response after every other plugin gave its errors codes.
+    before: ["RequestErrorCodesPlugin" as keyof GraphileConfig.Plugins],
     grafserv: {
       middleware: {
         processGraphQLRequestBody(next, event) {
           const req = event.request?.requestContext.expressv4?.req;
-          if (req !== undefined && typeof event.body.operationName === "string") {
-            operationNames.set(req, event.body.operationName);
-          }
+          const name =
+            typeof event.body.operationName === "string"
+              ? event.body.operationName
+              : firstOperationName(event.body.query);
+          if (req !== undefined && name !== undefined) operationNames.set(req, name);
           return next();
         },
         async processRequest(next, event) {

@@ -33,7 +33,8 @@ export function countRequests(metrics: Metrics) {
       return json(body);
     };
     res.once("finish", () => {
-      const route = routeLabel(req.path);
+      // originalUrl, not path: inside a mounted middleware (app.use("/graphql", …)) path is relative.
+      const route = routeLabel(req.originalUrl.split("?")[0] ?? "");
       metrics.httpRequest(route, req.method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
       for (const code of codes) metrics.refusal(code);
       // GraphQL responses are counted by the grafserv plugin, which reads their error codes.
