@@ -2,7 +2,10 @@
 // GraphQL operations by name and outcome, refusals by code (GraphQL and HTTP error bodies alike),
 // pixel opens, pool connections and event-loop lag; open in development, behind METRICS_TOKEN or
 // on METRICS_PORT, and off the public port by default in production.
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectRoot } from "../src/config.ts";
 import { signToken } from "../src/auth/jwt.ts";
 import { MAX_OPERATION_NAMES } from "../src/metrics/metrics.ts";
 import type { RunningServer } from "../src/server.ts";
@@ -94,6 +97,28 @@ describe("in development and tests", () => {
     expect(names.size).toBeLessThanOrEqual(MAX_OPERATION_NAMES + 3); // + anonymous, invalid, other
     expect(value(text, 'prospectflow_graphql_operations_total{operation="other",outcome="ok"}')).toBeGreaterThan(0);
   });
+});
+
+it("the Grafana dashboard and the documented queries use only metrics the server exposes", async () => {
+  const { text } = await scrape(server.url);
+  const exposed = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].map((m) => m[1]));
+  /** The "## Metrics" section of a Markdown file. */
+  const section = (file: string) => {
+    const markdown = readFileSync(path.join(projectRoot, file), "utf8");
+    const start = markdown.indexOf("\n## Metrics\n");
+    return markdown.slice(start, markdown.indexOf("\n## ", start + 5));
+  };
+  const documents = [
+    readFileSync(path.join(projectRoot, "docs/grafana-dashboard.json"), "utf8"),
+    section("docs/OPERATIONS.md"),
+    section("README.md"),
+  ].join("\n");
+  const used = new Set([...documents.matchAll(/\bprospectflow_[a-z0-9_]+/g)].map((m) => m[0]));
+  expect(used.size).toBeGreaterThan(8);
+  for (const name of used) {
+    const base = name.replace(/_(bucket|sum|count)$/, "");
+    expect(exposed.has(name) || exposed.has(base), name).toBe(true);
+  }
 });
 
 describe("protection", () => {
