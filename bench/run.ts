@@ -37,6 +37,7 @@ import {
 } from "./report/summary.ts";
 import {
   CREATED_EMAIL_DOMAIN,
+  FLOOD_PIXEL_NUMBER,
   SCENARIOS,
   TENANT_SETTINGS_SQL,
   pixelPgbenchScript,
@@ -182,6 +183,7 @@ function httpRequest(
 ): AutocannonRequest & {
   prepare?: (request: AutocannonRequest) => AutocannonRequest;
 } {
+  if (scenario.pixel === "flood") return { method: "GET", path: `/t/${pixelToken(FLOOD_PIXEL_NUMBER)}.gif` };
   if (scenario.kind === "pixel") {
     return {
       method: "GET",
@@ -223,7 +225,7 @@ function pgbenchJob(
 } {
   if (scenario.kind === "pixel") {
     return {
-      script: pixelPgbenchScript(ANONYMOUS_ROLE),
+      script: pixelPgbenchScript(ANONYMOUS_ROLE, scenario.pixel),
       defines: { pixel_tokens: String(context.pixelTokens) },
       protocol: "simple",
     };
@@ -316,6 +318,7 @@ async function main(): Promise<number> {
     const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
 
     log("[bench] starting the servers (a: src/main.ts, b: RLS bypassed, c: express + pg)");
+    const metricsToken = randomBytes(24).toString("hex");
     const shippedEnvironment = async (urls: { ownerUrl: string; authenticatorUrl: string }) => {
       const port = await findFreePort();
       return {
@@ -332,6 +335,8 @@ async function main(): Promise<number> {
           MIGRATE_ON_START: "false",
           LOG_LEVEL: "warn",
           DATABASE_POOL_MAX: String(options.poolMax),
+          // /metrics is scraped during the run (the pixel's counted and deduplicated opens).
+          METRICS_TOKEN: metricsToken,
         },
       };
     };
@@ -399,6 +404,8 @@ async function main(): Promise<number> {
         const set = key.dataset === "baseline" ? baselineSet! : mainSet;
         const isPixel = scenario.kind === "pixel";
         const opensBefore = isPixel ? await countOpenEvents(set.urls.ownerUrl) : 0;
+        const pixelBefore =
+          isPixel && key.variant === "a" ? await scrapePixelOpens(servers.a.url, metricsToken) : undefined;
         const databaseCpu = new DatabaseCpuMeter(databaseNameOf(set.urls.ownerUrl));
         let measurement: LoadMeasurement;
         const extra: Partial<RoundMeasurement> = {};
@@ -451,8 +458,22 @@ async function main(): Promise<number> {
         }
         if (!isPixel) return { ...measurement, ...extra };
         await sleep(500); // let requests cut off at the end of the run finish
-        const recorded = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
-        return { ...measurement, ...extra, lostOpens: measurement.ok - recorded };
+        const eventsWritten = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
+        if (pixelBefore !== undefined) {
+          // The server says what it did with each hit: counted, or a duplicate (nothing written).
+          const after = await scrapePixelOpens(servers.a.url, metricsToken);
+          const handled = after.counted + after.duplicate - pixelBefore.counted - pixelBefore.duplicate;
+          log(
+            `[bench] ${scenario.id}: ${handled} opens handled, ${after.duplicate - pixelBefore.duplicate} duplicates, ${eventsWritten} events written`,
+          );
+          return { ...measurement, ...extra, lostOpens: measurement.ok - handled };
+        }
+        // pgbench: random opens come from random addresses and all count; a flood's do not.
+        if (scenario.pixel === "flood") {
+          log(`[bench] ${scenario.id} (d): ${eventsWritten} events written for ${measurement.ok} calls`);
+          return { ...measurement, ...extra };
+        }
+        return { ...measurement, ...extra, lostOpens: measurement.ok - eventsWritten };
       };
 
       await validate(options.scenarios, servers, mainSet, baselineSet, pgbench);
@@ -723,7 +744,13 @@ async function validate(
     return canonical({ ...person, id: typeof person.id, email: typeof person.email });
   };
   for (const scenario of scenarios) {
-    if (scenario.kind === "pixel") {
+    if (scenario.pixel === "flood") {
+      const before = await countOpenEvents(mainSet.urls.ownerUrl);
+      for (let i = 0; i < 3; i++)
+        await (await fetch(`${servers.a.url}/t/${pixelToken(FLOOD_PIXEL_NUMBER)}.gif`)).arrayBuffer();
+      const written = (await countOpenEvents(mainSet.urls.ownerUrl)) - before;
+      if (written > 1) throw new Error(`pixel-flood: 3 hits of one token from one client wrote ${written} events`);
+    } else if (scenario.kind === "pixel") {
       const before = await countOpenEvents(mainSet.urls.ownerUrl);
       const response = await fetch(`${servers.a.url}/t/${pixelToken(1)}.gif`);
       await response.arrayBuffer();
@@ -767,3 +794,13 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The pixel counters of a server's /metrics (prospectflow_pixel_opens_total by outcome). */
+async function scrapePixelOpens(url: string, token: string): Promise<{ counted: number; duplicate: number }> {
+  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`/metrics: HTTP ${response.status} ${text.slice(0, 200)}`);
+  const value = (outcome: string) =>
+    Number(new RegExp(`^prospectflow_pixel_opens_total\\{outcome="${outcome}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return { counted: value("counted"), duplicate: value("duplicate") };
+}
