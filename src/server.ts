@@ -116,6 +116,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       });
       metricsServer = started.server;
       metricsUrl = started.url;
+      logger.info({ url: `${metricsUrl}/metrics` }, "metrics listener started (METRICS_PORT)");
     }
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -27,6 +27,8 @@ interface Frame {
 
 interface Capture {
   parts: string[];
+  /** Characters held in parts. */
+  length: number;
   start: number;
   depth: number;
   inString: boolean;
@@ -36,15 +38,27 @@ interface Capture {
   purpose: "key" | "header" | "row";
 }
 
+/**
+ * The longest value the reader holds (in characters): the largest row a table allows (a message
+ * with its 2 MB HTML and 1 MB text bodies, escaped) fits many times over; a file with a longer
+ * one was not written by tenant:export, and must not make the import hold it in memory.
+ */
+export const MAX_VALUE_CHARS = 32 * 1024 * 1024;
+
 const isWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 export class ExportReader {
   private readonly stack: Frame[] = [];
+  private readonly maxValueChars: number;
   private capture: Capture | undefined;
   private finished = false;
   private started = false;
   private position = 0;
   private events: ExportEvent[] = [];
+
+  constructor(options: { maxValueChars?: number } = {}) {
+    this.maxValueChars = options.maxValueChars ?? MAX_VALUE_CHARS;
+  }
 
   /** Scans one chunk; returns the events it completed (rows, tables, header fields). */
   feed(chunk: string): ExportEvent[] {
@@ -77,8 +91,15 @@ export class ExportReader {
       this.structural(c, chunk, i);
     }
     if (this.capture !== undefined) {
-      this.capture.parts.push(chunk.slice(this.capture.start));
+      const rest = chunk.slice(this.capture.start);
+      this.capture.parts.push(rest);
+      this.capture.length += rest.length;
       this.capture.start = 0;
+      if (this.capture.length > this.maxValueChars) {
+        throw new ExportSyntaxError(
+          `a value longer than ${this.maxValueChars} characters at character ${this.position} (not an export tenant:export writes)`,
+        );
+      }
     }
     this.position += chunk.length;
     return this.events;
@@ -101,6 +122,7 @@ export class ExportReader {
     const isContainer = c === 0x7b || c === 0x5b;
     this.capture = {
       parts: [],
+      length: 0,
       start: index,
       depth: isContainer ? 1 : 0,
       inString: isString,
