@@ -592,8 +592,10 @@ async function main(): Promise<number> {
         "statement, the same SQL, COMMIT (as the authenticator). The pixel runs the endpoint's own single round trip " +
         "(BEGIN; SET LOCAL ROLE prospectflow_anonymous; SELECT app_hidden.record_open(…); COMMIT) with -M simple.",
       "The pixel scenario opens a random email of the last 7 days per request (seeded tokens are numbered newest first, " +
-        "bench/seed/seed.sql; opens come soon after sending). Lost opens = 2xx answers " +
-        "minus the rows added to tracking.open_events, counted after each measurement. The pixel has no GraphQL and no RLS in its path " +
+        "bench/seed/seed.sql; opens come soon after sending); pixel-flood hits one token from one client, so every hit after the " +
+        "first is a duplicate that writes nothing. Lost opens (a) = 2xx answers minus the opens the server counted or deduplicated " +
+        "(its /metrics, scraped around each measurement); with pgbench (d), random opens come from random addresses and must each " +
+        "add a row to tracking.open_events. The pixel has no GraphQL and no RLS in its path " +
         "(record_open is SECURITY DEFINER), so b) and c) do not apply.",
       "CPU ms/request: user + system CPU of the server process (/proc/<pid>/stat) and of the PostgreSQL backends serving the bench " +
         "database (sampled every 100 ms), divided by the requests answered; the load generator's own CPU is in results.json.",
