@@ -131,13 +131,15 @@ describe("heartbeat", () => {
     expect(done[0]!.status).toBe("completed");
   });
 
-  it("is refused for a task that is not processing, for a viewer, and for bad timeouts", async () => {
-    const { org, member } = await queueWith(1);
-    const [task] = await claim(member, "w", 60);
+  it("is refused for a task that is not processing, for a viewer, without a worker, and for bad timeouts", async () => {
+    const { org, member } = await queueWith(2);
+    const [task] = (await member.query("select * from outreach.claim_due_tasks(1, 'w', 60)")).rows;
     await member.query("select outreach.complete_task($1)", [task!.id]);
     expect(await sqlstateOf(member.query("select outreach.heartbeat_task($1, 'w')", [task!.id]))).toBe("PT010");
     const viewer = memberSession(owner, { organisationId: org.id, userId: org.users.viewer });
     expect(await sqlstateOf(viewer.query("select outreach.heartbeat_task($1, 'w')", [task!.id]))).toBe("PT004");
+    const [other] = await claim(member, "w2", 60);
+    expect(await sqlstateOf(member.query("select outreach.heartbeat_task($1, null)", [other!.id]))).toBe("22023");
     expect(await sqlstateOf(member.query("select outreach.claim_due_tasks(1, 'w', 0)"))).toBe("22023");
     expect(await sqlstateOf(member.query("select outreach.claim_due_tasks(1, 'w', 86401)"))).toBe("22023");
     await expect(member.query("select outreach.claim_due_tasks(1, 'w', 1)")).resolves.toBeDefined();

@@ -94,6 +94,9 @@ declare
   alive outreach.tasks;
 begin
   perform app_hidden.require_permission('data.write');
+  if worker_id is null or length(worker_id) not between 1 and 200 then
+    raise exception 'Invalid input: worker_id must be 1 to 200 characters' using errcode = '22023';
+  end if;
   perform app_hidden.lock_processing_task(organisation, task_id, 'heartbeat');
   update outreach.tasks t
      set locked_at = now(), updated_at = now()
