@@ -37,6 +37,7 @@ import {
 } from "./report/summary.ts";
 import {
   CREATED_EMAIL_DOMAIN,
+  FLOOD_PIXEL_NUMBER,
   SCENARIOS,
   TENANT_SETTINGS_SQL,
   pixelPgbenchScript,
@@ -181,6 +182,7 @@ function httpRequest(
 ): AutocannonRequest & {
   prepare?: (request: AutocannonRequest) => AutocannonRequest;
 } {
+  if (scenario.pixel === "flood") return { method: "GET", path: `/t/${pixelToken(FLOOD_PIXEL_NUMBER)}.gif` };
   if (scenario.kind === "pixel") {
     return {
       method: "GET",
@@ -222,7 +224,7 @@ function pgbenchJob(
 } {
   if (scenario.kind === "pixel") {
     return {
-      script: pixelPgbenchScript(ANONYMOUS_ROLE),
+      script: pixelPgbenchScript(ANONYMOUS_ROLE, scenario.pixel),
       defines: { pixel_tokens: String(context.pixelTokens) },
       protocol: "simple",
     };
@@ -315,6 +317,7 @@ async function main(): Promise<number> {
     const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
 
     log("[bench] starting the servers (a: src/main.ts, b: RLS bypassed, c: express + pg)");
+    const metricsToken = randomBytes(24).toString("hex");
     const shippedEnvironment = async (urls: { ownerUrl: string; authenticatorUrl: string }) => {
       const port = await findFreePort();
       return {
@@ -334,6 +337,8 @@ async function main(): Promise<number> {
           // Trusted documents on, as in production: the bench's own operations are registered in
           // bench/documents (`npm run documents -- sync-bench`); the limits apply as well.
           TRUSTED_DOCUMENTS_DIRS: "bench/documents",
+          // /metrics is scraped during the run (the pixel's counted and deduplicated opens).
+          METRICS_TOKEN: metricsToken,
         },
       };
     };
@@ -401,6 +406,8 @@ async function main(): Promise<number> {
         const set = key.dataset === "baseline" ? baselineSet! : mainSet;
         const isPixel = scenario.kind === "pixel";
         const opensBefore = isPixel ? await countOpenEvents(set.urls.ownerUrl) : 0;
+        const pixelBefore =
+          isPixel && key.variant === "a" ? await scrapePixelOpens(servers.a.url, metricsToken) : undefined;
         const databaseCpu = new DatabaseCpuMeter(databaseNameOf(set.urls.ownerUrl));
         let measurement: LoadMeasurement;
         const extra: Partial<RoundMeasurement> = {};
@@ -453,8 +460,22 @@ async function main(): Promise<number> {
         }
         if (!isPixel) return { ...measurement, ...extra };
         await sleep(500); // let requests cut off at the end of the run finish
-        const recorded = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
-        return { ...measurement, ...extra, lostOpens: measurement.ok - recorded };
+        const eventsWritten = (await countOpenEvents(set.urls.ownerUrl)) - opensBefore;
+        if (pixelBefore !== undefined) {
+          // The server says what it did with each hit: counted, or a duplicate (nothing written).
+          const after = await scrapePixelOpens(servers.a.url, metricsToken);
+          const handled = after.counted + after.duplicate - pixelBefore.counted - pixelBefore.duplicate;
+          log(
+            `[bench] ${scenario.id}: ${handled} opens handled, ${after.duplicate - pixelBefore.duplicate} duplicates, ${eventsWritten} events written`,
+          );
+          return { ...measurement, ...extra, lostOpens: measurement.ok - handled };
+        }
+        // pgbench: random opens come from random addresses and all count; a flood's do not.
+        if (scenario.pixel === "flood") {
+          log(`[bench] ${scenario.id} (d): ${eventsWritten} events written for ${measurement.ok} calls`);
+          return { ...measurement, ...extra };
+        }
+        return { ...measurement, ...extra, lostOpens: measurement.ok - eventsWritten };
       };
 
       await validate(options.scenarios, servers, mainSet, baselineSet, pgbench);
@@ -573,8 +594,10 @@ async function main(): Promise<number> {
         "statement, the same SQL, COMMIT (as the authenticator). The pixel runs the endpoint's own single round trip " +
         "(BEGIN; SET LOCAL ROLE prospectflow_anonymous; SELECT app_hidden.record_open(…); COMMIT) with -M simple.",
       "The pixel scenario opens a random email of the last 7 days per request (seeded tokens are numbered newest first, " +
-        "bench/seed/seed.sql; opens come soon after sending). Lost opens = 2xx answers " +
-        "minus the rows added to tracking.open_events, counted after each measurement. The pixel has no GraphQL and no RLS in its path " +
+        "bench/seed/seed.sql; opens come soon after sending); pixel-flood hits one token from one client, so every hit after the " +
+        "first is a duplicate that writes nothing. Lost opens (a) = 2xx answers minus the opens the server counted or deduplicated " +
+        "(its /metrics, scraped around each measurement); with pgbench (d), random opens come from random addresses and must each " +
+        "add a row to tracking.open_events. The pixel has no GraphQL and no RLS in its path " +
         "(record_open is SECURITY DEFINER), so b) and c) do not apply.",
       "CPU ms/request: user + system CPU of the server process (/proc/<pid>/stat) and of the PostgreSQL backends serving the bench " +
         "database (sampled every 100 ms), divided by the requests answered; the load generator's own CPU is in results.json.",
@@ -725,7 +748,13 @@ async function validate(
     return canonical({ ...person, id: typeof person.id, email: typeof person.email });
   };
   for (const scenario of scenarios) {
-    if (scenario.kind === "pixel") {
+    if (scenario.pixel === "flood") {
+      const before = await countOpenEvents(mainSet.urls.ownerUrl);
+      for (let i = 0; i < 3; i++)
+        await (await fetch(`${servers.a.url}/t/${pixelToken(FLOOD_PIXEL_NUMBER)}.gif`)).arrayBuffer();
+      const written = (await countOpenEvents(mainSet.urls.ownerUrl)) - before;
+      if (written > 1) throw new Error(`pixel-flood: 3 hits of one token from one client wrote ${written} events`);
+    } else if (scenario.kind === "pixel") {
       const before = await countOpenEvents(mainSet.urls.ownerUrl);
       const response = await fetch(`${servers.a.url}/t/${pixelToken(1)}.gif`);
       await response.arrayBuffer();
@@ -769,3 +798,13 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The pixel counters of a server's /metrics (prospectflow_pixel_opens_total by outcome). */
+async function scrapePixelOpens(url: string, token: string): Promise<{ counted: number; duplicate: number }> {
+  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`/metrics: HTTP ${response.status} ${text.slice(0, 200)}`);
+  const value = (outcome: string) =>
+    Number(new RegExp(`^prospectflow_pixel_opens_total\\{outcome="${outcome}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return { counted: value("counted"), duplicate: value("duplicate") };
+}

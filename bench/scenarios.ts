@@ -4,7 +4,13 @@
 // variant answers the same thing before it measures anything.
 
 export type ScenarioId =
-  "dashboard-large" | "people-page" | "nested-companies" | "create-person" | "pixel-open" | "dashboard-small";
+  | "dashboard-large"
+  | "people-page"
+  | "nested-companies"
+  | "create-person"
+  | "pixel-open"
+  | "pixel-flood"
+  | "dashboard-small";
 
 /** Whose token a scenario uses: a member of a large organisation, or of the small probe one. */
 export type MemberKind = "large" | "probe";
@@ -45,6 +51,8 @@ export interface Scenario {
   /** Reads are held to the GraphQL-cost and latency targets; the pixel has its own target. */
   kind: "read" | "write" | "pixel";
   member: MemberKind;
+  /** Pixel scenarios: a random recent email each time (counted opens), or one token from one client (duplicates). */
+  pixel?: "random" | "flood";
   /** GraphQL operation and the variables of request number n (variants a and b). */
   graphql?: { query: string; variables(context: ScenarioContext, n: number): Record<string, unknown> };
   sql?: SqlStatement;
@@ -342,6 +350,14 @@ export const SCENARIOS: Scenario[] = [
     id: "pixel-open",
     title: "Tracking pixel hit (GET /t/<token>.gif), a random email of the last 7 days each time",
     kind: "pixel",
+    pixel: "random",
+    member: "large",
+  },
+  {
+    id: "pixel-flood",
+    title: "Pixel flood: one token from one client address (every hit after the first is a duplicate)",
+    kind: "pixel",
+    pixel: "flood",
     member: "large",
   },
   {
@@ -359,12 +375,23 @@ export const TENANT_SETTINGS_SQL =
   "select set_config('role', $1, true), set_config('app.organisation_id', $2, true), " +
   "set_config('app.user_id', $3, true), set_config('app.session_id', $4, true), set_config('statement_timeout', $5, true)";
 
-/** The pixel endpoint's statement (src/http/tracking-pixel.ts), for pgbench: one round trip. */
-export function pixelPgbenchScript(anonymousRole: string): string {
+/** The token the flood scenario hits (the random scenario's validation uses token 1). */
+export const FLOOD_PIXEL_NUMBER = 2;
+
+/**
+ * The pixel endpoint's statement (src/http/tracking-pixel.ts), for pgbench: one round trip. The
+ * random scenario opens a random recent email from a random IPv4 address (so that opens count, as
+ * distinct recipients' would); the flood one token from one address (duplicates after the first).
+ */
+export function pixelPgbenchScript(anonymousRole: string, mode: "random" | "flood" = "random"): string {
+  const open = (token: string, ip: string) =>
+    `BEGIN \\; SET LOCAL ROLE ${anonymousRole} \\; SET LOCAL statement_timeout = 2000 \\; ` +
+    `SELECT app_hidden.record_open(${token}, ${ip}, 'pgbench') \\; COMMIT;`;
+  if (mode === "flood") return open(`'${pixelToken(FLOOD_PIXEL_NUMBER)}'`, "'198.51.100.7'::inet");
   return [
     `\\set n random(1, :pixel_tokens)`,
-    `BEGIN \\; SET LOCAL ROLE ${anonymousRole} \\; ` +
-      `SELECT app_hidden.record_open(${PIXEL_TOKEN_SQL("n")}, '127.0.0.1'::inet, 'pgbench') \\; COMMIT;`,
+    `\\set ip random(16777216, 3758096383)`,
+    open(PIXEL_TOKEN_SQL("n"), "'0.0.0.0'::inet + :ip"),
   ].join("\n");
 }
 

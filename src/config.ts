@@ -60,6 +60,18 @@ export interface Config {
   limits: LimitsConfig;
   /** Trusted documents (src/documents/): in production only registered operations run. */
   documents: TrustedDocumentsConfig;
+  metrics: {
+    /** Where GET /metrics is served: on the main port, on METRICS_PORT only, or nowhere. */
+    exposure: "main-port" | "metrics-port" | "off";
+    /** Bearer token /metrics requires (METRICS_TOKEN); undefined means none. */
+    token: string | undefined;
+    host: string;
+    port: number | undefined;
+  };
+  pixel: {
+    /** Statement timeout of the tracking pixel's transaction. */
+    statementTimeoutMs: number;
+  };
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -234,6 +246,10 @@ const environmentSchema = z.object({
   // Trusted documents (src/documents/).
   ALLOW_UNTRUSTED_DOCUMENTS: booleanFlag,
   TRUSTED_DOCUMENTS_DIRS: optionalString,
+  METRICS_TOKEN: optionalString,
+  METRICS_PORT: integer(0, 65535).optional(),
+  METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PIXEL_STATEMENT_TIMEOUT_MS: integer(100, 60_000).default(2_000),
   // Read by @dataplan/pg itself when it loads (0 disables named prepared statements, which
   // PgBouncer 1.18 in transaction mode cannot keep per client); validated here so a typo is caught.
   DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
@@ -241,6 +257,9 @@ const environmentSchema = z.object({
 
 /** Every variable the configuration reads: the compose file's structural test checks against it. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(environmentSchema.shape);
+
+/** Minimum length of METRICS_TOKEN, in bytes. */
+export const MIN_METRICS_TOKEN_BYTES = 16;
 
 /** Minimum length of a production JWT secret, in bytes (HS256 wants at least 256 bits). */
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -278,6 +297,24 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
   } else if (env.JWT_SECRET !== undefined && Buffer.byteLength(env.JWT_SECRET) < MIN_JWT_SECRET_BYTES) {
     throw new ConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes long.`);
   }
+
+  if (env.METRICS_TOKEN !== undefined && Buffer.byteLength(env.METRICS_TOKEN) < MIN_METRICS_TOKEN_BYTES) {
+    throw new ConfigError(
+      `METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_BYTES} bytes long (for example: openssl rand -hex 24).`,
+    );
+  }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+    throw new ConfigError(
+      "METRICS_PORT must differ from PORT (or leave METRICS_PORT unset to serve /metrics on PORT).",
+    );
+  }
+  // Off the public port in production unless a token protects it; open on it in development.
+  const metricsExposure =
+    env.METRICS_PORT !== undefined
+      ? "metrics-port"
+      : env.METRICS_TOKEN !== undefined || !isProduction
+        ? "main-port"
+        : "off";
 
   return {
     nodeEnv: env.NODE_ENV,
@@ -343,6 +380,8 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
       passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, Math.floor(env.DATABASE_POOL_MAX / 4)),
       passwordHashQueueMs: env.PASSWORD_HASH_QUEUE_MS,
     },
+    metrics: { exposure: metricsExposure, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT },
+    pixel: { statementTimeoutMs: env.PIXEL_STATEMENT_TIMEOUT_MS },
     backup: {
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,

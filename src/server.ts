@@ -15,6 +15,9 @@ import { loadDocumentStore } from "./documents/document-store.ts";
 import { createPreset } from "./graphql/preset.ts";
 import { createHttpServer } from "./http/app.ts";
 import type { Logger } from "./logger.ts";
+import { createMetricsPlugin } from "./metrics/graphql-plugin.ts";
+import { startMetricsServer } from "./metrics/http.ts";
+import { createMetrics } from "./metrics/metrics.ts";
 import { readCommittedMigrations, type CommittedMigration } from "./ops/committed-migrations.ts";
 import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
 import { checkReadiness } from "./ops/readiness.ts";
@@ -25,6 +28,8 @@ export type ServingUrls = Omit<DatabaseUrls, "ownerUrl"> & { ownerUrl: string | 
 
 export interface RunningServer {
   url: string;
+  /** The separate metrics listener's URL (METRICS_PORT), when there is one. */
+  metricsUrl: string | undefined;
   database: { urls: ServingUrls; stop(): Promise<void> };
   /** Stops accepting, lets in-flight requests finish (bounded), closes the pool, stops the embedded database. */
   close(): Promise<void>;
@@ -47,6 +52,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       : await connectDatabase(config, logger);
   let pool: pg.Pool | undefined;
   let pgl: PostGraphileInstance | undefined;
+  let metricsServer: Server | undefined;
   try {
     const committed = readCommittedMigrations(migrationsFolder);
     await withinStartupDeadline(config.startupTimeoutMs, (step) =>
@@ -79,22 +85,27 @@ export async function startServer(config: Config, logger: Logger, options: Start
         ? { superuserUrl: withDatabase(database.urls.rootUrl, databaseNameOf(database.urls.authenticatorUrl)) }
         : undefined;
     const throttling = await createThrottling(pool, config.throttling, logger, { isProduction: config.isProduction });
-    pgl = postgraphile(
-      createPreset({
-        authenticatorPool: pool,
-        watch,
-        graphiql: config.graphiql,
-        statementTimeoutMs: config.pool.statementTimeoutMs,
-        tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
-        logger,
-        extraPlugins: [throttling.plugin],
-        guards: {
-          limits: config.limits,
-          documents: { enforce: config.documents.enforce, store: loadDocumentStore(config.documents.directories) },
+    const metrics = createMetrics();
+    metrics.observePool("primary", pool);
+    pgl = postgraphile({
+      extends: [
+        createPreset({
+          authenticatorPool: pool,
+          watch,
+          graphiql: config.graphiql,
+          statementTimeoutMs: config.pool.statementTimeoutMs,
+          tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
           logger,
-        },
-      }),
-    );
+          extraPlugins: [throttling.plugin],
+          guards: {
+            limits: config.limits,
+            documents: { enforce: config.documents.enforce, store: loadDocumentStore(config.documents.directories) },
+            logger,
+          },
+        }),
+      ],
+      plugins: [createMetricsPlugin(metrics)],
+    });
     // Build the schema now, so a broken schema fails start-up instead of the first request.
     await pgl.getSchema();
     const server = await createHttpServer({
@@ -109,7 +120,20 @@ export async function startServer(config: Config, logger: Logger, options: Start
       },
       logger,
       readiness: { pool, committed, logger },
+      metrics: { metrics, servedHere: config.metrics.exposure === "main-port", token: config.metrics.token },
+      pixelStatementTimeoutMs: config.pixel.statementTimeoutMs,
     });
+    let metricsUrl: string | undefined;
+    if (config.metrics.exposure === "metrics-port") {
+      const started = await startMetricsServer(metrics, {
+        host: config.metrics.host,
+        port: config.metrics.port ?? 0,
+        token: config.metrics.token,
+      });
+      metricsServer = started.server;
+      metricsUrl = started.url;
+      logger.info({ url: `${metricsUrl}/metrics` }, "metrics listener started (METRICS_PORT)");
+    }
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
@@ -120,14 +144,23 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const ownedPool = pool;
     const ownedPgl = pgl;
+    const ownedMetricsServer = metricsServer;
     let closing: Promise<void> | undefined;
     return {
       url,
+      metricsUrl,
       database,
       close() {
         closing ??= (async () => {
-          await drainHttp(server, config.shutdownTimeoutMs, logger);
+          await Promise.all([
+            drainHttp(server, config.shutdownTimeoutMs, logger),
+            ownedMetricsServer && drainHttp(ownedMetricsServer, config.shutdownTimeoutMs, logger),
+          ]);
           await ownedPgl.release();
+          // PostGraphile never releases the pg services it was given: in watch mode the
+          // subscriber's LISTEN connection stays checked out of our pool, and pool.end() below
+          // would wait the whole statement timeout for it (`npm run dev` took 15 s to stop).
+          for (const service of ownedPgl.getResolvedPreset().pgServices ?? []) await service.release?.();
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
           await settleWithin(ownedPool.end(), config.pool.statementTimeoutMs, () =>
@@ -139,6 +172,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       },
     };
   } catch (error) {
+    metricsServer?.close();
     await Promise.resolve(pgl?.release()).catch(() => {});
     await pool?.end().catch(() => {});
     await database.stop().catch(() => {});

@@ -10,6 +10,8 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticateRequests } from "../auth/request-authentication.ts";
 import type { TrustProxy } from "../config.ts";
 import type { Logger } from "../logger.ts";
+import { countRequests, metricsEndpoint } from "../metrics/http.ts";
+import { createMetrics, type Metrics } from "../metrics/metrics.ts";
 import { checkReadiness, type ReadinessCheck } from "../ops/readiness.ts";
 import { accessLog } from "./access-log.ts";
 import { trackingPixel } from "./tracking-pixel.ts";
@@ -30,6 +32,10 @@ export interface HttpServerOptions {
   logger: Logger;
   /** What /readyz checks: the server's pool and the committed migrations this build ships. */
   readiness: ReadinessCheck;
+  /** Counts every response; `servedHere` adds GET /metrics to this port (with `token`, bearer-protected). */
+  metrics?: { metrics: Metrics; servedHere: boolean; token: string | undefined };
+  /** The tracking pixel transaction's statement timeout (default 2 s). */
+  pixelStatementTimeoutMs?: number;
 }
 
 const GRAPHIQL_PATHS = ["/graphiql", "/ruru-static/"];
@@ -123,10 +129,12 @@ function preferJsonForAnyAccept(req: Request, _res: Response, next: NextFunction
 export async function createHttpServer(options: HttpServerOptions): Promise<Server> {
   const { pgl, authenticatorPool, tokens, logger } = options;
   const edge = options.edge ?? { trustProxy: false, corsOrigins: [], graphiql: false };
+  const metrics = options.metrics ?? { metrics: createMetrics(), servedHere: false, token: undefined };
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", edge.trustProxy);
 
+  app.use(countRequests(metrics.metrics));
   app.use(accessLog(logger));
   app.use(securityHeaders(edge.graphiql));
 
@@ -140,7 +148,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
     res.status(report.status === "ready" ? 200 : 503).json(report);
   });
 
-  app.get("/t/:token.gif", trackingPixel(authenticatorPool, logger));
+  if (metrics.servedHere) app.get("/metrics", metricsEndpoint(metrics.metrics, metrics.token));
+
+  app.get(
+    "/t/:token.gif",
+    trackingPixel({
+      pool: authenticatorPool,
+      logger,
+      metrics: metrics.metrics,
+      statementTimeoutMs: options.pixelStatementTimeoutMs ?? 2_000,
+    }),
+  );
 
   app.use("/graphql", corsFor(edge.corsOrigins, logger));
   app.use("/graphql", preferJsonForAnyAccept);
