@@ -14,6 +14,8 @@ import { assertServingRoleIsSafe } from "./db/serving-role-check.ts";
 import { createPreset } from "./graphql/preset.ts";
 import { createHttpServer } from "./http/app.ts";
 import type { Logger } from "./logger.ts";
+import { startMailWorker } from "./mail/mail-service.ts";
+import type { MailWorker } from "./mail/outbox-worker.ts";
 import { readCommittedMigrations, type CommittedMigration } from "./ops/committed-migrations.ts";
 import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
 import { checkReadiness } from "./ops/readiness.ts";
@@ -45,6 +47,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       : await connectDatabase(config, logger);
   let pool: pg.Pool | undefined;
   let pgl: PostGraphileInstance | undefined;
+  let mailer: MailWorker | undefined;
   try {
     const committed = readCommittedMigrations(migrationsFolder);
     await withinStartupDeadline(config.startupTimeoutMs, (step) =>
@@ -98,6 +101,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
     });
+    // The outbox mailer (MAILER=in-process, the default outside tests); MAILER=off leaves it to `node src/mail/mailer.ts`.
+    if (config.mail.inProcess) mailer = startMailWorker(config, pool, logger);
+    const ownedMailer = mailer;
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const url = `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
@@ -111,6 +117,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       close() {
         closing ??= (async () => {
           await drainHttp(server, config.shutdownTimeoutMs, logger);
+          await ownedMailer?.stop();
           await ownedPgl.release();
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
@@ -123,6 +130,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       },
     };
   } catch (error) {
+    await mailer?.stop().catch(() => {});
     await Promise.resolve(pgl?.release()).catch(() => {});
     await pool?.end().catch(() => {});
     await database.stop().catch(() => {});
