@@ -180,9 +180,8 @@ begin
     -- Taken: the same answer as a new account, the same bcrypt work, and a notice to the address's
     -- owner instead of a verification link. Nothing about the existing account changes.
     perform public.crypt(coalesce(password, ''), public.gen_salt('bf', 10));
-    select u.id into existing_user from iam.users u where u.email operator(public.=) address::public.citext;
-    perform app_hidden.queue_mail('account_exists', address,
-      (select coalesce(u.locale, chosen_locale) from iam.users u where u.id = existing_user), '{}', null, null);
+    perform app_hidden.queue_mail('account_exists', u.email, coalesce(u.locale, chosen_locale), '{}', null, null)
+       from iam.users u where u.email operator(public.=) address::public.citext;
     return nothing;
   end if;
   perform app_hidden.set_password(new_user, password);

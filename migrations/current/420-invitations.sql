@@ -60,6 +60,7 @@ create function iam.invite_member(email text, role text) returns iam.invitations
   language plpgsql volatile security definer
   set search_path = pg_catalog, pg_temp
 as $$
+#variable_conflict use_column
 declare
   organisation uuid := app_hidden.current_organisation_id();
   inviter uuid := app_hidden.current_user_id();
