@@ -47,7 +47,10 @@ export class MailWorker {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly options: MailWorkerOptions) {
+  private readonly options: MailWorkerOptions;
+
+  constructor(options: MailWorkerOptions) {
+    this.options = options;
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   }
 

@@ -27,11 +27,11 @@ export interface MailTransport {
 /** A refused or failed hand-over; `permanent` when the server refused this message for good (retrying is useless). */
 export class MailSendError extends Error {
   override name = "MailSendError";
-  constructor(
-    message: string,
-    readonly permanent: boolean,
-  ) {
+  readonly permanent: boolean;
+
+  constructor(message: string, permanent: boolean) {
     super(message);
+    this.permanent = permanent;
   }
 }
 
