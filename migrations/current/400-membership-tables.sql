@@ -100,14 +100,16 @@ create table iam.invitations (
   expires_at timestamptz not null default now() + interval '7 days',
   last_sent_at timestamptz,
   accepted_at timestamptz,
-  accepted_by_user_id uuid constraint invitations_accepted_by_fk references iam.users on delete set null,
+  accepted_by_user_id uuid,
   revoked_at timestamptz,
   primary key (organisation_id, id),
   constraint invitations_invited_by_fk foreign key (organisation_id, invited_by_user_id)
-    references iam.organisation_users (organisation_id, user_id) on delete set null (invited_by_user_id)
+    references iam.organisation_users (organisation_id, user_id) on delete set null (invited_by_user_id),
+  constraint invitations_accepted_by_fk foreign key (organisation_id, accepted_by_user_id)
+    references iam.organisation_users (organisation_id, user_id) on delete set null (accepted_by_user_id)
 );
 create index idx_invitations_invited_by on iam.invitations (organisation_id, invited_by_user_id);
-create index idx_invitations_accepted_by on iam.invitations (accepted_by_user_id);
+create index idx_invitations_accepted_by on iam.invitations (organisation_id, accepted_by_user_id);
 create unique index idx_invitations_one_open_per_email on iam.invitations (organisation_id, email)
   where accepted_at is null and revoked_at is null;
 alter table iam.invitations enable row level security;
