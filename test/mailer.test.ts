@@ -33,6 +33,7 @@ function mailConfig(smtpUrl: string, overrides: Partial<MailConfig> = {}): MailC
 
 function startWorker(smtpUrl: string, overrides: Partial<MailConfig> = {}, workerId?: string): MailWorker {
   const pool = new pg.Pool({ connectionString: own.database.urls.authenticatorUrl, max: 2 });
+  pool.on("error", () => {});
   pools.push(pool);
   const config = mailConfig(smtpUrl, overrides);
   const worker = new MailWorker({

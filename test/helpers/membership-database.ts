@@ -16,6 +16,8 @@ export async function createOwnDatabase(label: string): Promise<OwnDatabase> {
   const database = await createScratchDatabase(testDatabase().serverRootUrl, label);
   await runCurrentMigrationOnce(database.urls, createLogger("silent"));
   const owner = new pg.Pool({ connectionString: database.urls.ownerUrl, max: 4 });
+  // An idle connection cut when the database is dropped must not become an uncaught error.
+  owner.on("error", () => {});
   return {
     database,
     owner,

@@ -7,17 +7,27 @@ insert into iam.organisations (id, name, slug, tier) values
   ('0a000000-0000-4000-8000-000000000001', 'Acme Outreach', 'acme', 'pro'),
   ('0b000000-0000-4000-8000-000000000001', 'Globex Sales', 'globex', 'free');
 
--- Verified: the demo accounts sign in without a mailbox.
-insert into iam.users (id, email, first_name, last_name, email_verified_at) values
-  ('1a000000-0000-4000-8000-000000000001', 'olivia@acme.test', 'Olivia', 'Owner', now()),
-  ('1a000000-0000-4000-8000-000000000002', 'adam@acme.test', 'Adam', 'Admin', now()),
-  ('1a000000-0000-4000-8000-000000000003', 'maya@acme.test', 'Maya', 'Member', now()),
-  ('1a000000-0000-4000-8000-000000000004', 'victor@acme.test', 'Victor', 'Viewer', now()),
-  ('1b000000-0000-4000-8000-000000000001', 'gina@globex.test', 'Gina', 'Owner', now()),
-  ('1b000000-0000-4000-8000-000000000002', 'alan@globex.test', 'Alan', 'Admin', now()),
-  ('1b000000-0000-4000-8000-000000000003', 'mona@globex.test', 'Mona', 'Member', now()),
-  ('1b000000-0000-4000-8000-000000000004', 'vera@globex.test', 'Vera', 'Viewer', now()),
-  ('1c000000-0000-4000-8000-000000000001', 'sam@shared.test', 'Sam', 'Shared', now());
+insert into iam.users (id, email, first_name, last_name) values
+  ('1a000000-0000-4000-8000-000000000001', 'olivia@acme.test', 'Olivia', 'Owner'),
+  ('1a000000-0000-4000-8000-000000000002', 'adam@acme.test', 'Adam', 'Admin'),
+  ('1a000000-0000-4000-8000-000000000003', 'maya@acme.test', 'Maya', 'Member'),
+  ('1a000000-0000-4000-8000-000000000004', 'victor@acme.test', 'Victor', 'Viewer'),
+  ('1b000000-0000-4000-8000-000000000001', 'gina@globex.test', 'Gina', 'Owner'),
+  ('1b000000-0000-4000-8000-000000000002', 'alan@globex.test', 'Alan', 'Admin'),
+  ('1b000000-0000-4000-8000-000000000003', 'mona@globex.test', 'Mona', 'Member'),
+  ('1b000000-0000-4000-8000-000000000004', 'vera@globex.test', 'Vera', 'Viewer'),
+  ('1c000000-0000-4000-8000-000000000001', 'sam@shared.test', 'Sam', 'Shared');
+
+-- The demo accounts are verified (the operator vouches for them): they sign in without a mailbox.
+-- Guarded, so that this file also loads into a database migrated to before email verification.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_attribute
+              where attrelid = 'iam.users'::regclass and attname = 'email_verified_at' and not attisdropped) then
+    execute 'update iam.users set email_verified_at = now() where email_verified_at is null';
+  end if;
+end;
+$$;
 
 insert into app_private.user_secrets (user_id, password_hash)
 select id, public.crypt('prospectflow-demo', public.gen_salt('bf', 10)) from iam.users;
