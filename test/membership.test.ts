@@ -118,6 +118,11 @@ describe("sign-up and verified email", () => {
     const notice = await mailTo(email, "account_exists", mark);
     expect(notice.token).toBeUndefined();
     expect(notice.subject).toMatch(/already have/i);
+    // Again and again: the same answer, but at most one notice an hour (no mail bomb).
+    const third = await call(REGISTER, { input: { email, password: "third-password-99", organisationName: "Again" } });
+    expect(third.body).toEqual(first.body);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(catcher.messages.filter((m) => m.to === email && m.kind === "account_exists")).toHaveLength(1);
     // Nothing about the existing account changed: one organisation, the first password.
     const { rows } = await own.owner.query(
       "select count(*)::int as n from iam.organisation_users m join iam.users u on u.id = m.user_id where u.email = $1::citext",
@@ -422,6 +427,8 @@ describe("password reset", () => {
     const account = await signUp(uniqueEmail("forgetful"), "Forgetful");
     const mark = catcher.messages.length;
     const known = await call(REQUEST, { e: account.email });
+    // Asked twice within a minute: one mail (the first link is on its way).
+    expect((await call(REQUEST, { e: account.email })).body).toEqual(known.body);
     const unknownAddress = uniqueEmail("nobody");
     const unknown = await call(REQUEST, { e: unknownAddress });
     expect(unknown.body).toEqual(known.body);
@@ -436,6 +443,9 @@ describe("password reset", () => {
     expect(codeOf(await call(LOGIN, { email: account.email, password: "brand-new-password-7" }))).toBeUndefined();
     await mailTo(account.email, "password_changed", mark);
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(
+      catcher.messages.filter((m, i) => i >= mark && m.to === account.email && m.kind === "password_reset"),
+    ).toHaveLength(1);
     expect(catcher.messages.filter((m) => m.to === unknownAddress)).toEqual([]);
   });
 

@@ -242,6 +242,7 @@ create index idx_mail_outbox_due on app_private.mail_outbox (next_attempt_at) wh
 create index idx_mail_outbox_leased on app_private.mail_outbox (lease_expires_at) where status = 'sending';
 create index idx_mail_outbox_organisation on app_private.mail_outbox (organisation_id);
 create index idx_mail_outbox_token on app_private.mail_outbox (token_id);
+create index idx_mail_outbox_recipient on app_private.mail_outbox (recipient, kind, created_at);
 alter table app_private.mail_outbox enable row level security;
 comment on table app_private.mail_outbox is
   'Mail to send, queued in the transaction of its event (invitation, verification, reset, notice, ownership offer). '

@@ -180,8 +180,15 @@ begin
     -- Taken: the same answer as a new account, the same bcrypt work, and a notice to the address's
     -- owner instead of a verification link. Nothing about the existing account changes.
     perform public.crypt(coalesce(password, ''), public.gen_salt('bf', 10));
+    -- At most one notice per address per hour: signing up with somebody's address again and again
+    -- must not flood their mailbox.
     perform app_hidden.queue_mail('account_exists', u.email, coalesce(u.locale, chosen_locale), '{}', null, null)
-       from iam.users u where u.email operator(public.=) address::public.citext;
+       from iam.users u
+      where u.email operator(public.=) address::public.citext
+        and not exists (
+          select 1 from app_private.mail_outbox b
+           where b.kind = 'account_exists' and b.recipient operator(public.=) u.email
+             and b.created_at > now() - interval '1 hour');
     return nothing;
   end if;
   perform app_hidden.set_password(new_user, password);
@@ -313,7 +320,13 @@ declare
 begin
   select u.* into found_user from iam.users u
    where u.email operator(public.=) trim(coalesce(request_password_reset.email, ''))::public.citext;
-  if found_user.id is not null then
+  -- One link a minute at most: asking again and again must not flood the mailbox (the previous
+  -- link, still valid, is on its way).
+  if found_user.id is not null and not exists (
+    select 1 from app_private.tokens t
+     where t.user_id = found_user.id and t.purpose = 'reset_password' and t.used_at is null
+       and t.created_at > now() - interval '1 minute'
+  ) then
     insert into app_private.tokens (purpose, user_id, expires_at)
     values ('reset_password', found_user.id, now() + interval '30 minutes')
     returning id into token;
