@@ -232,23 +232,16 @@ describe("invitations by secret link", () => {
     const attackerId = (await userIdOf(invitee))!;
     expect(await membershipOf(acme.organisationId, attackerId)).toBeUndefined();
 
-    // The real invitee, with the link: the unverified squat account has another password, so its
-    // owner reclaims it by resetting the password (the mailbox proves it), then accepts.
-    const tryRegister = await call(REGISTER, {
-      input: { email: invitee, password: PASSWORD, invitationToken: mail.token },
-    });
-    expect(codeOf(tryRegister)).toBe("ALREADY_EXISTS");
-    const mark = catcher.messages.length;
-    await call(`mutation($e: String!) { requestPasswordReset(input: { email: $e }) { message } }`, { e: invitee });
-    const reset = await mailTo(invitee, "password_reset", mark);
-    await call(
-      `mutation($t: String!, $p: String!) { resetPassword(input: { token: $t, newPassword: $p }) { message } }`,
-      { t: reset.token, p: PASSWORD },
-    );
+    // The real invitee signs up with the link: it proves the mailbox, so the unverified squat
+    // account (which never signed in) becomes theirs, with their password, verified, in acme.
     const joined = await call(REGISTER, { input: { email: invitee, password: PASSWORD, invitationToken: mail.token } });
     expect(joined.body.errors).toBeUndefined();
     expect(joined.body.data?.register.session.organisationId).toBe(acme.organisationId);
     expect(await membershipOf(acme.organisationId, attackerId)).toEqual({ role: "admin", status: "active" });
+    expect(codeOf(await call(LOGIN, { email: invitee, password: "attacker-password-1" }))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await call(LOGIN, { email: invitee, password: PASSWORD, organisation: "no-such-org" }))).toBe(
+      "UNKNOWN_ORGANISATION",
+    );
     // The link worked once.
     expect(
       codeOf(await call(REGISTER, { input: { email: invitee, password: PASSWORD, invitationToken: mail.token } })),
@@ -286,6 +279,26 @@ describe("invitations by secret link", () => {
         }),
       ),
     ).toBe("INVITATION_INVALID");
+  });
+
+  it("a verified account is joined through the link only with its own password", async () => {
+    const acme = await signUp(uniqueEmail("acme"), "Acme Existing");
+    const person = await signUp(uniqueEmail("person"), "Person's own");
+    const { mail } = await invite(acme, person.email, "member");
+    const wrong = await call(REGISTER, {
+      input: { email: person.email, password: "not-their-password-1", invitationToken: mail.token },
+    });
+    expect(codeOf(wrong)).toBe("ALREADY_EXISTS");
+    expect(await membershipOf(acme.organisationId, person.userId)).toBeUndefined();
+    const right = await call(REGISTER, {
+      input: { email: person.email, password: PASSWORD, invitationToken: mail.token },
+    });
+    expect(right.body.data?.register.session).toMatchObject({
+      userId: person.userId,
+      organisationId: acme.organisationId,
+    });
+    // Their own organisation and password are untouched.
+    expect(await membershipOf(person.organisationId, person.userId)).toEqual({ role: "owner", status: "active" });
   });
 
   it("squatting fails: an address registered first is not a member when invited, and the invitation looks the same", async () => {

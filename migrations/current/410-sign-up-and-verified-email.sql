@@ -120,6 +120,7 @@ declare
   chosen_locale text := nullif(trim(locale), '');
   existing_user uuid;
   existing_hash text;
+  existing_verified boolean;
   new_user uuid;
   new_organisation uuid;
   token uuid;
@@ -143,12 +144,12 @@ begin
       raise exception 'Invalid input: leave organisationName out when signing up with an invitation (you join the inviting organisation)'
         using errcode = '22023';
     end if;
-    select u.id, s.password_hash into existing_user, existing_hash
+    select u.id, s.password_hash, u.email_verified_at is not null into existing_user, existing_hash, existing_verified
       from iam.users u left join app_private.user_secrets s on s.user_id = u.id
      where u.email operator(public.=) address::public.citext
      for update of u;
-    if existing_hash is not null then
-      -- An account exists: only its own password may join it (nobody else's account is touched).
+    if existing_hash is not null and existing_verified then
+      -- A verified account exists: only its own password may join it (nobody else's account is touched).
       if public.crypt(coalesce(password, ''), existing_hash) <> existing_hash then
         raise exception 'Already exists: an account with this email exists; sign in and use acceptInvitation, or reset its password'
           using errcode = 'PT021';
@@ -159,7 +160,10 @@ begin
       if existing_user is null then
         insert into iam.users (email, locale) values (address, chosen_locale) returning id into new_user;
       else
-        new_user := existing_user; -- an account that never had a password: the link's holder completes it
+        -- An account nobody ever proved this mailbox for (a squat, or the holder's own unconfirmed
+        -- sign-up): the link proves it now, so its holder sets the password. It never signed in.
+        new_user := existing_user;
+        update app_private.sessions s set revoked_at = now() where s.user_id = new_user and s.revoked_at is null;
       end if;
       perform app_hidden.set_password(new_user, password);
     end if;
