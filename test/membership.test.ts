@@ -301,6 +301,17 @@ describe("invitations by secret link", () => {
     expect(await membershipOf(person.organisationId, person.userId)).toEqual({ role: "owner", status: "active" });
   });
 
+  it("one link, used twice at once: exactly one sign-up joins", async () => {
+    const acme = await signUp(uniqueEmail("acme"), "Acme Race");
+    const email = uniqueEmail("racer");
+    const { mail } = await invite(acme, email, "member");
+    const attempts = await Promise.all(
+      [1, 2, 3].map(() => call(REGISTER, { input: { email, password: PASSWORD, invitationToken: mail.token } })),
+    );
+    expect(attempts.filter((a) => a.body.data?.register?.session).length).toBe(1);
+    expect(attempts.map(codeOf).filter(Boolean).sort()).toEqual(["INVITATION_INVALID", "INVITATION_INVALID"]);
+  });
+
   it("squatting fails: an address registered first is not a member when invited, and the invitation looks the same", async () => {
     const acme = await signUp(uniqueEmail("acme"), "Acme Squat");
     const squatted = uniqueEmail("future.colleague");
