@@ -72,6 +72,7 @@ export interface Config {
     /** Statement timeout of the tracking pixel's transaction. */
     statementTimeoutMs: number;
   };
+  mail: MailConfig;
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -143,8 +144,31 @@ export interface TrustedDocumentsConfig {
   directories: string[];
 }
 
-/** What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup) do not. */
-export type ConfigPurpose = "serve" | "maintenance";
+/** The outbox mailer (src/mail/): where mail goes, how often it looks, how it retries. */
+export interface MailConfig {
+  /** smtp:// or smtps:// URL of the mail server; undefined: messages are kept in keptDirectory (development). */
+  smtpUrl: string | undefined;
+  /** The From header of every message. */
+  from: string;
+  /** Base URL of the links in mail (the front end that calls the API). */
+  publicUrl: string;
+  /** Run the mailer inside the server (true), or leave it to a standalone `node src/mail/mailer.ts`. */
+  inProcess: boolean;
+  pollIntervalMs: number;
+  /** First retry delay after a failed attempt; doubles per attempt up to retryMaxMs. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How long a claimed message may take to send; past it, the message is taken as possibly sent. */
+  leaseMs: number;
+  /** Development without SMTP_URL: each message is written here (`npm run mail:list` reads it). */
+  keptDirectory: string;
+}
+
+/**
+ * What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup)
+ * do not; the standalone mailer needs only the serving database URL.
+ */
+export type ConfigPurpose = "serve" | "maintenance" | "mail";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -250,6 +274,35 @@ const environmentSchema = z.object({
   METRICS_PORT: integer(0, 65535).optional(),
   METRICS_HOST: z.string().trim().min(1).default("127.0.0.1"),
   PIXEL_STATEMENT_TIMEOUT_MS: integer(100, 60_000).default(2_000),
+  // Mail (src/mail/): see .env.example.
+  SMTP_URL: z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return ["smtp:", "smtps:"].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, "must be a URL like smtp://user:password@mail.example.com:587 or smtps://…:465")
+    .optional(),
+  MAIL_FROM: optionalString,
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return ["http:", "https:"].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, "must be an http(s) URL like https://app.example.com")
+    .optional(),
+  MAILER: z.enum(["in-process", "off"]).optional(),
+  MAIL_POLL_INTERVAL_MS: integer(20, 600_000).default(2_000),
+  MAIL_RETRY_BASE_MS: integer(10, 3_600_000).default(30_000),
+  MAIL_RETRY_MAX_MS: integer(10, 86_400_000).default(900_000),
+  MAIL_LEASE_MS: integer(1_000, 3_600_000).default(120_000),
   // Read by @dataplan/pg itself when it loads (0 disables named prepared statements, which
   // PgBouncer 1.18 in transaction mode cannot keep per client); validated here so a typo is caught.
   DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: integer(0, 10_000).optional(),
@@ -278,7 +331,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
   const isProduction = env.NODE_ENV === "production";
 
   const migrateOnStart = env.MIGRATE_ON_START ?? true;
-  const database = resolveDatabaseConfig(env, migrateOnStart || purpose === "maintenance");
+  const database = resolveDatabaseConfig(env, purpose !== "mail" && (migrateOnStart || purpose === "maintenance"));
   if (env.DEMO_DATA === true && database.kind === "external" && env.DATABASE_URL === undefined) {
     throw new ConfigError("DEMO_DATA=on needs DATABASE_URL (the owner loads the demo organisations).");
   }
@@ -382,6 +435,18 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
     },
     metrics: { exposure: metricsExposure, token: env.METRICS_TOKEN, host: env.METRICS_HOST, port: env.METRICS_PORT },
     pixel: { statementTimeoutMs: env.PIXEL_STATEMENT_TIMEOUT_MS },
+    mail: {
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM ?? "ProspectFlow <no-reply@prospectflow.localhost>",
+      publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ""),
+      // Tests share one database: only a test that asks for a mailer gets one.
+      inProcess: (env.MAILER ?? (env.NODE_ENV === "test" ? "off" : "in-process")) === "in-process",
+      pollIntervalMs: env.MAIL_POLL_INTERVAL_MS,
+      retryBaseMs: env.MAIL_RETRY_BASE_MS,
+      retryMaxMs: Math.max(env.MAIL_RETRY_MAX_MS, env.MAIL_RETRY_BASE_MS),
+      leaseMs: env.MAIL_LEASE_MS,
+      keptDirectory: path.resolve(projectRoot, env.DATA_DIR ?? ".data", "mail"),
+    },
     backup: {
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,

@@ -18,6 +18,8 @@ import type { Logger } from "./logger.ts";
 import { createMetricsPlugin } from "./metrics/graphql-plugin.ts";
 import { startMetricsServer } from "./metrics/http.ts";
 import { createMetrics } from "./metrics/metrics.ts";
+import { startMailWorker } from "./mail/mail-service.ts";
+import type { MailWorker } from "./mail/outbox-worker.ts";
 import { readCommittedMigrations, type CommittedMigration } from "./ops/committed-migrations.ts";
 import { DatabaseUnavailableError, databaseStepFailed } from "./ops/database-failures.ts";
 import { checkReadiness } from "./ops/readiness.ts";
@@ -53,6 +55,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let pool: pg.Pool | undefined;
   let pgl: PostGraphileInstance | undefined;
   let metricsServer: Server | undefined;
+  let mailer: MailWorker | undefined;
   try {
     const committed = readCommittedMigrations(migrationsFolder);
     await withinStartupDeadline(config.startupTimeoutMs, (step) =>
@@ -138,6 +141,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
     });
+    // The outbox mailer (MAILER=in-process, the default outside tests); MAILER=off leaves it to `node src/mail/mailer.ts`.
+    if (config.mail.inProcess) mailer = startMailWorker(config, pool, logger);
+    const ownedMailer = mailer;
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const url = `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
@@ -156,6 +162,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
             drainHttp(server, config.shutdownTimeoutMs, logger),
             ownedMetricsServer && drainHttp(ownedMetricsServer, config.shutdownTimeoutMs, logger),
           ]);
+          await ownedMailer?.stop();
           await ownedPgl.release();
           // PostGraphile never releases the pg services it was given: in watch mode the
           // subscriber's LISTEN connection stays checked out of our pool, and pool.end() below
@@ -173,6 +180,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     };
   } catch (error) {
     metricsServer?.close();
+    await mailer?.stop().catch(() => {});
     await Promise.resolve(pgl?.release()).catch(() => {});
     await pool?.end().catch(() => {});
     await database.stop().catch(() => {});

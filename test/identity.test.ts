@@ -1,35 +1,44 @@
 // Identity and tenant lifecycle over GraphQL (and SQL where it proves more): sign-up, login,
 // sessions and logout, switching organisations, members and ownership, the role matrix cell by
-// cell, settings and suspension, the audit log, and GDPR deletion of an organisation.
+// cell, settings and suspension, the audit log, and GDPR deletion of an organisation. Sign-up goes
+// through the mailbox (a real SMTP server catches the verification and invitation links), so the
+// file runs on a database of its own with the server's mailer on.
+import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
 import { listTables, quoteTable } from "./helpers/catalog.ts";
-import {
-  asMember,
-  createOrganisation,
-  ownerPool,
-  ROLES,
-  type Role,
-  type TestOrganisation,
-} from "./helpers/database.ts";
-import { graphql, startTestServer } from "./helpers/http-server.ts";
+import { asMember, createOrganisation, ROLES, type Role, type TestOrganisation } from "./helpers/database.ts";
+import { graphql } from "./helpers/http-server.ts";
+import { startMailCatcher, type MailCatcher } from "./helpers/mail-catcher.ts";
+import { createOwnDatabase, type OwnDatabase } from "./helpers/membership-database.ts";
 import { sampleRowsFor } from "./helpers/row-factory.ts";
+import { startServerFor } from "./helpers/server-for-database.ts";
 import { memberToken, sessionToken } from "./helpers/tokens.ts";
 
-const owner = ownerPool();
+let own: OwnDatabase;
+let owner: pg.Pool;
+let catcher: MailCatcher;
 let server: RunningServer;
 const PASSWORD = "correct-horse-battery-42";
 
 beforeAll(async () => {
-  server = await startTestServer();
+  own = await createOwnDatabase("identity");
+  owner = own.owner;
+  catcher = await startMailCatcher();
+  server = await startServerFor(own.database.urls, {
+    MAILER: "in-process",
+    SMTP_URL: catcher.url,
+    MAIL_POLL_INTERVAL_MS: "50",
+  });
 });
 
 afterAll(async () => {
-  await server.close();
-  await owner.end();
+  await server?.close();
+  await catcher?.close();
+  await own?.drop();
 });
 
 const uniqueEmail = (label: string) => `${label}.${randomBytes(4).toString("hex")}@example.test`;
@@ -38,15 +47,29 @@ async function call(query: string, variables: Record<string, unknown> = {}, toke
   return graphql(server, query, { variables, ...(token ? { token } : {}) });
 }
 
-const REGISTER = `mutation($email: String!, $password: String!, $name: String!) {
-  register(input: { email: $email, password: $password, organisationName: $name }) { token userId organisationId expiresAt } }`;
+const REGISTER = `mutation($email: String!, $password: String!, $name: String, $invitation: String) {
+  register(input: { email: $email, password: $password, organisationName: $name, invitationToken: $invitation }) {
+    message session { token userId organisationId expiresAt } } }`;
 const LOGIN = `mutation($email: String!, $password: String!, $organisation: String) {
   login(input: { email: $email, password: $password, organisation: $organisation }) { token userId organisationId } }`;
+const VERIFY = `mutation($token: String!) { verifyEmail(input: { token: $token }) { message } }`;
 
+/** The link of the latest mail of this kind to this address, arrived after `after` messages. */
+async function tokenMailed(email: string, kind: string, after: number): Promise<string> {
+  const mail = await catcher.waitFor((m) => m.to === email && m.kind === kind && catcher.messages.indexOf(m) >= after);
+  return mail.token!;
+}
+
+/** Signs up as a new user does: register, the verification link from the mailbox, then login. */
 async function register(email = uniqueEmail("owner"), name = "Registered Org") {
+  const mark = catcher.messages.length;
   const response = await call(REGISTER, { email, password: PASSWORD, name });
   expect(response.body.errors, JSON.stringify(response.body.errors)).toBeUndefined();
-  return { email, ...response.body.data!.register } as {
+  const verified = await call(VERIFY, { token: await tokenMailed(email, "email_verification", mark) });
+  expect(verified.body.errors, JSON.stringify(verified.body.errors)).toBeUndefined();
+  const login = await call(LOGIN, { email, password: PASSWORD });
+  expect(login.body.errors, JSON.stringify(login.body.errors)).toBeUndefined();
+  return { email, ...login.body.data!.login } as {
     email: string;
     token: string;
     userId: string;
@@ -68,9 +91,10 @@ describe("sign-up", () => {
         where o.id = any($1) order by o.created_at`,
       [[first.organisationId, second.organisationId]],
     );
+    // The second gets a random suffix: a slug no longer tells how many organisations share a name.
     expect(rows.map((r) => r.slug)).toEqual([
-      expect.stringMatching(/^dupont-fils(-\d+)?$/),
-      expect.stringMatching(/^dupont-fils-\d+$/),
+      expect.stringMatching(/^dupont-fils(-[0-9a-f]{6})?$/),
+      expect.stringMatching(/^dupont-fils-[0-9a-f]{6}$/),
     ]);
     expect(rows[0].slug).not.toBe(rows[1].slug);
     expect(rows.every((r) => r.role === "owner" && r.status === "active" && r.bcrypt)).toBe(true);
@@ -78,11 +102,23 @@ describe("sign-up", () => {
     expect(me.body.data?.organisations.nodes).toEqual([{ id: first.organisationId }]);
   });
 
-  it("treats email as case-insensitive and unique", async () => {
-    const email = uniqueEmail("Case");
-    await register(email);
+  it("treats email as case-insensitive and unique: a second sign-up creates nothing and mails the owner", async () => {
+    const email = uniqueEmail("case");
+    const account = await register(email);
+    const mark = catcher.messages.length;
     const again = await call(REGISTER, { email: email.toUpperCase(), password: PASSWORD, name: "Again" });
-    expect(codeOf(again)).toBe("ALREADY_EXISTS");
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data?.register.session).toBeNull();
+    const notice = await catcher.waitFor(
+      (m) => m.to === email && m.kind === "account_exists" && catcher.messages.indexOf(m) >= mark,
+    );
+    expect(notice.token).toBeUndefined();
+    const { rows } = await owner.query(
+      "select count(*)::int as n from iam.users u join iam.organisation_users m on m.user_id = u.id where u.email = $1::citext",
+      [email],
+    );
+    expect(rows[0].n).toBe(1);
+    expect((await call("{ organisations { nodes { id } } }", {}, account.token)).body.errors).toBeUndefined();
   });
 
   it.each([
@@ -198,13 +234,38 @@ describe("sessions", () => {
 
 describe("members and roles", () => {
   const INVITE =
-    "mutation($email: String!, $role: String!) { inviteMember(input: { email: $email, role: $role }) { result { userId role status } } }";
+    "mutation($email: String!, $role: String!) { inviteMember(input: { email: $email, role: $role }) { result { id email role status } } }";
+  const ACCEPT =
+    "mutation($token: String!) { acceptInvitation(input: { token: $token }) { result { userId role status } } }";
 
-  it("an admin invites an existing user as viewer, who can read but not write", async () => {
+  /** Invites the address and returns the token of the link mailed to it. */
+  async function invite(inviter: { token: string }, email: string, role: string) {
+    const mark = catcher.messages.length;
+    const invited = await call(INVITE, { email, role }, inviter.token);
+    expect(invited.body.errors, JSON.stringify(invited.body.errors)).toBeUndefined();
+    return { invitation: invited.body.data!.inviteMember.result, token: await tokenMailed(email, "invitation", mark) };
+  }
+
+  /** An existing user joins the organisation by accepting the invitation mailed to them. */
+  async function join(org: { token: string }, colleague: { email: string; token: string }, role: string) {
+    const { token } = await invite(org, colleague.email, role);
+    const accepted = await call(ACCEPT, { token }, colleague.token);
+    expect(accepted.body.errors, JSON.stringify(accepted.body.errors)).toBeUndefined();
+    return accepted.body.data!.acceptInvitation.result;
+  }
+
+  it("an admin invites an existing user as viewer; once they accept they can read but not write", async () => {
     const org = await register();
     const colleague = await register();
-    const invited = await call(INVITE, { email: colleague.email, role: "viewer" }, org.token);
-    expect(invited.body.data?.inviteMember.result).toEqual({
+    const { invitation, token } = await invite(org, colleague.email, "viewer");
+    expect(invitation).toMatchObject({ email: colleague.email, role: "viewer", status: "pending" });
+    const { rows: before } = await owner.query(
+      "select 1 from iam.organisation_users where organisation_id = $1 and user_id = $2",
+      [org.organisationId, colleague.userId],
+    );
+    expect(before).toEqual([]);
+    const accepted = await call(ACCEPT, { token }, colleague.token);
+    expect(accepted.body.data?.acceptInvitation.result).toEqual({
       userId: colleague.userId,
       role: "viewer",
       status: "active",
@@ -221,23 +282,26 @@ describe("members and roles", () => {
     expect(codeOf(write)).toBe("FORBIDDEN");
   });
 
-  it("a new email is invited, and signing up activates the invitation", async () => {
+  it("a new email is invited, and signing up through the link makes them a member", async () => {
     const org = await register();
     const email = uniqueEmail("newcomer");
-    const invited = await call(INVITE, { email, role: "member" }, org.token);
-    expect(invited.body.data?.inviteMember.result.status).toBe("invited");
-    const joined = await register(email, "Newcomer's own");
+    const { invitation, token } = await invite(org, email, "member");
+    expect(invitation.status).toBe("pending");
+    const joined = await call(REGISTER, { email, password: PASSWORD, invitation: token });
+    expect(joined.body.errors, JSON.stringify(joined.body.errors)).toBeUndefined();
+    const session = joined.body.data!.register.session;
+    expect(session.organisationId).toBe(org.organisationId);
     const { rows } = await owner.query(
-      "select status from iam.organisation_users where organisation_id = $1 and user_id = $2",
-      [org.organisationId, joined.userId],
+      "select status, role from iam.organisation_users where organisation_id = $1 and user_id = $2",
+      [org.organisationId, session.userId],
     );
-    expect(rows).toEqual([{ status: "active" }]);
+    expect(rows).toEqual([{ status: "active", role: "member" }]);
   });
 
-  it("keeps exactly one owner: it cannot be removed or demoted, only transferred", async () => {
+  it("keeps exactly one owner: it cannot be removed or demoted, only handed over by consent", async () => {
     const org = await register();
     const colleague = await register();
-    await call(INVITE, { email: colleague.email, role: "admin" }, org.token);
+    await join(org, colleague, "admin");
     expect(
       codeOf(
         await call(
@@ -257,12 +321,22 @@ describe("members and roles", () => {
       ),
     ).toBe("OWNER_REQUIRED");
     expect(codeOf(await call(INVITE, { email: uniqueEmail("x"), role: "owner" }, org.token))).toBe("INVALID_INPUT");
-    const transferred = await call(
-      "mutation($u: UUID!) { transferOwnership(input: { userId: $u }) { result { userId role } } }",
+    const offered = await call(
+      "mutation($u: UUID!) { transferOwnership(input: { userId: $u }) { result { toUserId acceptedAt } } }",
       { u: colleague.userId },
       org.token,
     );
-    expect(transferred.body.data?.transferOwnership.result).toEqual({ userId: colleague.userId, role: "owner" });
+    expect(offered.body.data?.transferOwnership.result).toEqual({ toUserId: colleague.userId, acceptedAt: null });
+    const { rows: slug } = await owner.query("select slug from iam.organisations where id = $1", [org.organisationId]);
+    const colleagueHere = (
+      await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: slug[0].slug })
+    ).body.data!.login;
+    const accepted = await call(
+      "mutation { acceptOwnership(input: {}) { result { userId role } } }",
+      {},
+      colleagueHere.token,
+    );
+    expect(accepted.body.data?.acceptOwnership.result).toEqual({ userId: colleague.userId, role: "owner" });
     const { rows } = await owner.query(
       "select user_id, role from iam.organisation_users where organisation_id = $1 order by role",
       [org.organisationId],
@@ -276,7 +350,7 @@ describe("members and roles", () => {
   it("a removed member is refused on their next request", async () => {
     const org = await register();
     const colleague = await register();
-    await call(INVITE, { email: colleague.email, role: "member" }, org.token);
+    await join(org, colleague, "member");
     const { rows } = await owner.query("select slug from iam.organisations where id = $1", [org.organisationId]);
     const member = (await call(LOGIN, { email: colleague.email, password: PASSWORD, organisation: rows[0].slug })).body
       .data!.login;

@@ -207,6 +207,17 @@ describe("operator commands", () => {
       "viewer",
     );
     expect(user.status, user.stderr).toBe(0);
+    // The operator vouches for both addresses: verified, so both sign in without a mailbox.
+    for (const [email, password] of [
+      [`cli-owner-${suffix}@example.test`, "correct-horse-42"],
+      [`cli-viewer-${suffix}@example.test`, "another-horse-42"],
+    ]) {
+      const { rows: signedIn } = await owner.query(
+        "select (g).organisation_id from app_hidden.login($1, $2, $3, 60) as g",
+        [email, password, slug],
+      );
+      expect(signedIn).toHaveLength(1);
+    }
     expect(
       run("user-create", "--email", `cli-viewer-${suffix}@example.test`, "--password", "another-horse-42").stderr,
     ).toMatch(/already exists/);

@@ -7,7 +7,8 @@ const ROLES = ["owner", "admin", "member", "viewer"];
 runCommand({
   usage: `Usage: npm run user:create -- --email <email> --password <password> [--org <slug> --role <admin|member|viewer>]
 
-Creates a user who can sign in, and optionally adds them to an organisation with a role.`,
+Creates a user who can sign in (their email counts as verified: the operator vouches for it), and
+optionally adds them to an organisation with a role.`,
   options: {
     email: { type: "string" },
     password: { type: "string" },
@@ -31,9 +32,10 @@ Creates a user who can sign in, and optionally adds them to an organisation with
       await client.query("select app_hidden.check_password($1, $2)", [values.password, values.email]);
       const existing = await client.query("select 1 from iam.users where email = $1::citext", [values.email]);
       if (existing.rowCount) throw new CommandError(`A user with the email ${values.email} already exists.`);
-      const { rows } = await client.query<{ id: string }>("insert into iam.users (email) values ($1) returning id", [
-        values.email,
-      ]);
+      const { rows } = await client.query<{ id: string }>(
+        "insert into iam.users (email, email_verified_at) values ($1, now()) returning id",
+        [values.email],
+      );
       await client.query("select app_hidden.set_password($1, $2)", [rows[0]!.id, values.password]);
       if (values.org !== undefined) {
         const added = await client.query(

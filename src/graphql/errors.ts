@@ -49,6 +49,12 @@ export const ErrorCode = {
   COST_LIMIT_EXCEEDED: "COST_LIMIT_EXCEEDED",
   PLANNING_TIMEOUT: "PLANNING_TIMEOUT",
   INTROSPECTION_DISABLED: "INTROSPECTION_DISABLED",
+  // Membership by consent (issue 11): invitation links, verified email, password reset links.
+  INVITATION_INVALID: "INVITATION_INVALID",
+  INVITATION_EXPIRED: "INVITATION_EXPIRED",
+  EMAIL_NOT_VERIFIED: "EMAIL_NOT_VERIFIED",
+  TOKEN_INVALID: "TOKEN_INVALID",
+  TOKEN_EXPIRED: "TOKEN_EXPIRED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -83,6 +89,11 @@ const TENANT_ERRORS: Record<string, ErrorCode> = {
   PT031: ErrorCode.UNKNOWN_ORGANISATION,
   PT032: ErrorCode.ORGANISATION_REQUIRED,
   PT120: ErrorCode.TASK_LOCK_LOST,
+  PT040: ErrorCode.INVITATION_INVALID,
+  PT041: ErrorCode.INVITATION_EXPIRED,
+  PT042: ErrorCode.EMAIL_NOT_VERIFIED,
+  PT043: ErrorCode.TOKEN_INVALID,
+  PT044: ErrorCode.TOKEN_EXPIRED,
 };
 
 const INVALID_INPUT_STATES = new Set([

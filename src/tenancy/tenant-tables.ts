@@ -9,8 +9,16 @@ export interface TenantTable {
   filter: string;
 }
 
-/** Tables that are part of a tenant but not of its data: sessions are ended by an export/import. */
-const NOT_EXPORTED = new Set(["app_private.sessions", "app_private.organisation_deletions"]);
+/**
+ * Tables that are part of a tenant but not of its data: sessions are ended by an export/import;
+ * mailed links (their token hashes) and queued mail stay behind, so an import never revives a link.
+ */
+const NOT_EXPORTED = new Set([
+  "app_private.sessions",
+  "app_private.organisation_deletions",
+  "app_private.tokens",
+  "app_private.mail_outbox",
+]);
 
 export async function tenantTablesInOrder(client: pg.Client | pg.PoolClient): Promise<TenantTable[]> {
   const { rows } = await client.query<{ name: string; references: string[] }>(

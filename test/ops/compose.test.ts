@@ -65,11 +65,11 @@ const environmentOf = (service: string) =>
 const dockerfileStages = [...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((match) => match[1]);
 
 describe("docker-compose.yaml", () => {
-  it("runs postgres 18, a migrate job, pgbouncer, the api and a backup service; pgAdmin, restore and a replica only under profiles", () => {
+  it("runs postgres 18, a migrate job, pgbouncer, the api, a mailer and a backup service; pgAdmin, restore and a replica only under profiles", () => {
     expect(Object.keys(services).sort()).toEqual(
-      ["api", "backup", "migrate", "pgadmin", "pgbouncer", "postgres", "postgres-replica", "restore"].sort(),
+      ["api", "backup", "mailer", "migrate", "pgadmin", "pgbouncer", "postgres", "postgres-replica", "restore"].sort(),
     );
-    for (const always of ["postgres", "migrate", "pgbouncer", "api", "backup"])
+    for (const always of ["postgres", "migrate", "pgbouncer", "api", "mailer", "backup"])
       expect(services[always]!.profiles).toBeUndefined();
     expect(services.pgadmin!.profiles).toEqual(["admin"]);
     expect(services.restore!.profiles).toEqual(["tools"]);
@@ -161,8 +161,17 @@ describe("docker-compose.yaml", () => {
     expect(loadConfig(environmentOf("migrate"), "maintenance").database).toMatchObject({ kind: "external" });
   });
 
+  it("sends mail from the standalone mailer (serving role through PgBouncer), not from the API instances", () => {
+    expect(services.mailer!.command).toEqual(["node", "src/mail/mailer.ts"]);
+    expect(environmentOf("api").MAILER).toBe("off");
+    const config = loadConfig(environmentOf("mailer"), "mail");
+    expect(config.database).toMatchObject({ kind: "external", ownerUrl: undefined });
+    expect(new URL(environmentOf("mailer").AUTH_DATABASE_URL!).host).toBe("pgbouncer:6432");
+    expect(config.mail.publicUrl).toBe(environmentOf("api").PUBLIC_URL);
+  });
+
   it("sets only variables the configuration reads (on the services running this code)", () => {
-    for (const name of ["api", "migrate", "backup", "restore"]) {
+    for (const name of ["api", "mailer", "migrate", "backup", "restore"]) {
       const unknown = Object.keys(services[name]!.environment ?? {}).filter(
         (variable) => !CONFIG_VARIABLES.includes(variable),
       );

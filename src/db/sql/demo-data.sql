@@ -18,6 +18,17 @@ insert into iam.users (id, email, first_name, last_name) values
   ('1b000000-0000-4000-8000-000000000004', 'vera@globex.test', 'Vera', 'Viewer'),
   ('1c000000-0000-4000-8000-000000000001', 'sam@shared.test', 'Sam', 'Shared');
 
+-- The demo accounts are verified (the operator vouches for them): they sign in without a mailbox.
+-- Guarded, so that this file also loads into a database migrated to before email verification.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_attribute
+              where attrelid = 'iam.users'::regclass and attname = 'email_verified_at' and not attisdropped) then
+    execute 'update iam.users set email_verified_at = now() where email_verified_at is null';
+  end if;
+end;
+$$;
+
 insert into app_private.user_secrets (user_id, password_hash)
 select id, public.crypt('prospectflow-demo', public.gen_salt('bf', 10)) from iam.users;
 
