@@ -1,0 +1,78 @@
+-- 510 dashboard search: case- and accent-insensitive search of people, companies and positions
+-- (names, emails, company names, SIREN, job titles) with pg_trgm + unaccent.
+-- The extensions live in the `extensions` schema, not `public`. Each searchable table has one
+-- immutable "search document" function (the same expression in the index and in the query the
+-- API generates) and a GIN index on (organisation_id, document): btree_gin lets the index lead
+-- with organisation_id, so a search reads only the trigram entries of one organisation.
+-- Idempotent: drops its functions (and with them the indexes) first; extensions are kept.
+
+create schema if not exists extensions;
+comment on schema extensions is 'PostgreSQL extensions (pg_trgm, unaccent, btree_gin), kept out of the public schema.';
+grant usage on schema extensions to :DATABASE_VISITOR;
+create extension if not exists pg_trgm with schema extensions;
+create extension if not exists unaccent with schema extensions;
+create extension if not exists btree_gin with schema extensions;
+
+drop function if exists app_hidden.search_text(text) cascade;
+drop function if exists app_hidden.search_pattern(text) cascade;
+drop function if exists app_hidden.people_search_document(text, text, text) cascade;
+drop function if exists app_hidden.companies_search_document(text, text, text, text) cascade;
+drop function if exists app_hidden.positions_search_document(text, text) cascade;
+
+create function app_hidden.search_text(value text) returns text
+  language sql immutable parallel safe strict
+as $$
+  select lower(extensions.unaccent('extensions.unaccent'::regdictionary, value));
+$$;
+comment on function app_hidden.search_text(text) is
+  'Lower-case, accent-free text for search ("Léa" → "lea"). Immutable (unaccent itself is only stable, because its '
+  'dictionary could change): the project never changes the dictionary, so index expressions may use it.';
+
+create function app_hidden.search_pattern(query text) returns text
+  language sql immutable parallel safe strict
+as $$
+  select '%' || replace(replace(replace(app_hidden.search_text(btrim(query)), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+$$;
+comment on function app_hidden.search_pattern(text) is
+  'The LIKE pattern that finds a search query anywhere in a search document; %, _ and \ in the query match themselves.';
+
+create function app_hidden.people_search_document(first_name text, last_name text, email text) returns text
+  language sql immutable parallel safe
+as $$
+  select app_hidden.search_text(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || coalesce(email, ''));
+$$;
+comment on function app_hidden.people_search_document(text, text, text) is
+  'What `people(search:)` matches: first name, last name and email, lower-case and without accents.';
+
+create function app_hidden.companies_search_document(name text, brand_name text, siren text, hq_siret text) returns text
+  language sql immutable parallel safe
+as $$
+  select app_hidden.search_text(coalesce(name, '') || ' ' || coalesce(brand_name, '') || ' ' || coalesce(siren, '')
+                                || ' ' || coalesce(hq_siret, ''));
+$$;
+comment on function app_hidden.companies_search_document(text, text, text, text) is
+  'What `companies(search:)` matches: name, brand name, SIREN and headquarters SIRET, lower-case and without accents.';
+
+create function app_hidden.positions_search_document(job_title text, email text) returns text
+  language sql immutable parallel safe
+as $$
+  select app_hidden.search_text(coalesce(job_title, '') || ' ' || coalesce(email, ''));
+$$;
+comment on function app_hidden.positions_search_document(text, text) is
+  'What `positions(search:)` matches on the position itself: job title and work email (the company''s name and SIREN '
+  'are matched through companies_search_document).';
+
+grant execute on function app_hidden.search_text(text), app_hidden.search_pattern(text),
+  app_hidden.people_search_document(text, text, text), app_hidden.companies_search_document(text, text, text, text),
+  app_hidden.positions_search_document(text, text)
+  to :DATABASE_VISITOR;
+
+create index idx_people_search on crm.people
+  using gin (organisation_id, app_hidden.people_search_document(first_name, last_name, email::text) extensions.gin_trgm_ops);
+create index idx_companies_search on crm.companies
+  using gin (organisation_id, app_hidden.companies_search_document(name, brand_name, siren, hq_siret) extensions.gin_trgm_ops);
+create index idx_positions_search on crm.positions
+  using gin (organisation_id, app_hidden.positions_search_document(job_title, email::text) extensions.gin_trgm_ops);
+comment on index crm.idx_people_search is 'people(search:): trigrams of names and email, per organisation.';
+comment on index crm.idx_companies_search is 'companies(search:) and positions(search:): trigrams of name, brand, SIREN, SIRET.';
+comment on index crm.idx_positions_search is 'positions(search:): trigrams of job title and work email, per organisation.';
