@@ -93,6 +93,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       jwtSecret,
       logger,
       readiness: { pool, committed, logger },
+      graphiql: config.graphiql,
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

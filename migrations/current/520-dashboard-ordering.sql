@@ -21,8 +21,10 @@ drop index if exists outreach.idx_tasks_scheduled_for;
 drop index if exists outreach.idx_messages_created_at;
 drop index if exists tracking.idx_campaign_daily_stats_day;
 
-create index idx_people_last_name on crm.people (organisation_id, last_name, first_name, id);
-create index idx_people_first_name on crm.people (organisation_id, first_name, id);
+-- Names are nullable: people are ordered on coalesce(name, '') (src/graphql/name-order-plugin.ts).
+create index idx_people_last_name
+  on crm.people (organisation_id, (coalesce(last_name, '')), (coalesce(first_name, '')), id);
+create index idx_people_first_name on crm.people (organisation_id, (coalesce(first_name, '')), id);
 create index idx_people_created_at on crm.people (organisation_id, created_at, id);
 create index idx_people_updated_at on crm.people (organisation_id, updated_at, id);
 create index idx_companies_name on crm.companies (organisation_id, name, id);

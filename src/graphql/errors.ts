@@ -58,6 +58,8 @@ const TENANT_ERRORS: Record<string, ErrorCode> = {
   PT030: ErrorCode.INVALID_CREDENTIALS,
   PT031: ErrorCode.UNKNOWN_ORGANISATION,
   PT032: ErrorCode.ORGANISATION_REQUIRED,
+  // Dashboard (PT130–PT139).
+  PT130: ErrorCode.INVALID_INPUT,
 };
 
 const INVALID_INPUT_STATES = new Set([

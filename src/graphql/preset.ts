@@ -7,6 +7,11 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
+import { EnumValuesPlugin } from "./enum-values-plugin.ts";
+import { DashboardFilterPreset } from "./filter-preset.ts";
+import { NameOrderPlugin } from "./name-order-plugin.ts";
+import { ruruOptions } from "./ruru-welcome.ts";
+import { SearchPlugin } from "./search-plugin.ts";
 import { maskError } from "./errors.ts";
 import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
 import { RequestErrorCodesPlugin } from "./request-error-codes-plugin.ts";
@@ -28,8 +33,12 @@ export interface PresetOptions {
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, DashboardFilterPreset],
     plugins: [
+      // Dashboard: search, lookup-table enums (filters come with DashboardFilterPreset).
+      SearchPlugin,
+      NameOrderPlugin,
+      EnumValuesPlugin,
       TenantSmartTagsPlugin,
       TenantInflectionPlugin,
       NotFoundOnEmptyMutationPlugin,
@@ -62,6 +71,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         };
       },
     },
+    // Dashboard: GraphiQL opens on the project's operations with the header template.
+    ruru: ruruOptions(),
     grafserv: {
       graphqlPath: "/graphql",
       graphiql: options.graphiql,

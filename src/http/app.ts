@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** What /readyz checks: the server's pool and the committed migrations this build ships. */
   readiness: ReadinessCheck;
+  /** GraphiQL is served: `/` redirects to it. */
+  graphiql?: boolean;
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<Server> {
@@ -34,6 +36,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
   });
 
   app.get("/t/:token.gif", trackingPixel(authenticatorPool, logger));
+  // Development: the root opens GraphiQL.
+  if (options.graphiql) app.get("/", (_req, res) => res.redirect(302, "/graphiql"));
 
   app.use("/graphql", authenticateRequests(jwtSecret));
 

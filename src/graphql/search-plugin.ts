@@ -1,0 +1,127 @@
+// `search: String` on the people, companies and positions collections (every connection or list of
+// them, nested ones included): case- and accent-insensitive matching of names, emails, company
+// names, SIREN and job titles, served by the trigram indexes of migrations/current/510. The
+// expressions here must stay identical to the indexed ones, or PostgreSQL stops using the indexes.
+// An argument rather than a filter operator: one box searches several columns (and, for positions,
+// the company), and the match can be ranked; `orderBy: SEARCH_RANK` puts the best matches first.
+import type { PgSelectQueryBuilder } from "postgraphile/@dataplan/pg";
+import { TYPES } from "postgraphile/@dataplan/pg";
+import { GraphQLError } from "postgraphile/graphql";
+import { sql, type SQL } from "postgraphile/pg-sql2";
+import { ErrorCode } from "./errors.ts";
+
+/** Longer queries are refused: a search box never needs more, and trigram work grows with length. */
+export const MAX_SEARCH_LENGTH = 100;
+
+interface Searchable {
+  /** The table's search document, as in its index. */
+  document(alias: SQL): SQL;
+  /** Further ways a row matches (besides its document containing the query). */
+  alsoMatches?(alias: SQL, pattern: SQL): SQL;
+  description: string;
+}
+
+const companiesDocument = (alias: SQL) =>
+  sql`app_hidden.companies_search_document(${alias}.name, ${alias}.brand_name, ${alias}.siren, ${alias}.hq_siret)`;
+
+const SEARCHABLE: Record<string, Searchable> = {
+  "crm.people": {
+    document: (alias) =>
+      sql`app_hidden.people_search_document(${alias}.first_name, ${alias}.last_name, ${alias}.email::text)`,
+    description: "first name, last name or email",
+  },
+  "crm.companies": {
+    document: companiesDocument,
+    description: "name, brand name, SIREN or headquarters SIRET",
+  },
+  "crm.positions": {
+    document: (alias) => sql`app_hidden.positions_search_document(${alias}.job_title, ${alias}.email::text)`,
+    // Through the companies' own index: the ids of matching companies, then the positions index.
+    alsoMatches: (alias, pattern) => {
+      const company = sql.identifier(Symbol("company"));
+      return sql`${alias}.company_id = any(array(select ${company}.id from crm.companies as ${company} where ${companiesDocument(company)} like ${pattern}))`;
+    },
+    description: "job title, work email, or the company's name or SIREN",
+  },
+};
+
+/** The rank expression of a search applied to a query, read by the SEARCH_RANK order. */
+const searchRanks = new WeakMap<object, SQL>();
+
+function searchableOf(codec: { extensions?: { pg?: { schemaName?: string; name?: string } } } | undefined) {
+  const pg = codec?.extensions?.pg;
+  return pg ? SEARCHABLE[`${pg.schemaName}.${pg.name}`] : undefined;
+}
+
+function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: unknown): void {
+  if (typeof value !== "string") return;
+  const query = value.trim();
+  if (query === "") return;
+  if (query.length > MAX_SEARCH_LENGTH) {
+    throw new GraphQLError(`search is at most ${MAX_SEARCH_LENGTH} characters long.`, {
+      extensions: { code: ErrorCode.INVALID_INPUT },
+    });
+  }
+  const pattern = sql`app_hidden.search_pattern(${sql.value(query)})`;
+  const document = searchable.document(qb.alias);
+  const matches = sql`${document} like ${pattern}`;
+  qb.where(searchable.alsoMatches ? sql`(${matches} or ${searchable.alsoMatches(qb.alias, pattern)})` : matches);
+  searchRanks.set(qb, sql`extensions.word_similarity(app_hidden.search_text(${sql.value(query)}), ${document})`);
+}
+
+export const SearchPlugin: GraphileConfig.Plugin = {
+  name: "ProspectFlowSearchPlugin",
+  version: "1.0.0",
+  description: "search: String on people, companies and positions, and orderBy SEARCH_RANK",
+  after: ["PgConnectionArgOrderByPlugin", "PgConditionArgumentPlugin", "PgConnectionArgFilterPlugin"],
+  schema: {
+    hooks: {
+      GraphQLObjectType_fields_field_args(args, build, context) {
+        const { isPgFieldConnection, isPgFieldSimpleCollection, pgFieldResource } = context.scope;
+        if (!(isPgFieldConnection || isPgFieldSimpleCollection) || !pgFieldResource || pgFieldResource.parameters) {
+          return args;
+        }
+        const searchable = searchableOf(pgFieldResource.codec);
+        if (!searchable) return args;
+        const search = {
+          description: `Only rows whose ${searchable.description} contains this text, ignoring case and accents ("lea" finds "Léa"); at most ${MAX_SEARCH_LENGTH} characters. Combine with \`orderBy: SEARCH_RANK\` for the best matches first.`,
+          type: build.graphql.GraphQLString,
+          // Grafast's own types are deliberately loose here; the connection's subplan is a PgSelectStep.
+          applyPlan(_parent: unknown, $target: any, arg: any) {
+            const $select = isPgFieldConnection ? $target.getSubplan() : $target;
+            arg.apply($select, (qb: PgSelectQueryBuilder, value: unknown) => {
+              applySearch(searchable, qb, value);
+              return undefined;
+            });
+          },
+        };
+        // Before orderBy: arguments apply in this order, and SEARCH_RANK reads what search applied.
+        const entries = Object.entries(args);
+        const at = entries.findIndex(([name]) => name === "orderBy");
+        entries.splice(at === -1 ? entries.length : at, 0, ["search", search]);
+        return Object.fromEntries(entries) as typeof args;
+      },
+      GraphQLEnumType_values(values, build, context) {
+        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any };
+        if (!isPgRowSortEnum || !searchableOf(pgCodec)) return values;
+        return build.extend(
+          values,
+          {
+            SEARCH_RANK: {
+              description: "Best matches of `search` first (without `search`, no effect).",
+              extensions: {
+                grafast: {
+                  apply(qb: PgSelectQueryBuilder) {
+                    const rank = searchRanks.get(qb);
+                    if (rank) qb.orderBy({ fragment: rank, codec: TYPES.float4, direction: "DESC" });
+                  },
+                },
+              },
+            },
+          },
+          "Adding SEARCH_RANK to a searchable table's orderBy",
+        );
+      },
+    },
+  },
+};
