@@ -9,7 +9,10 @@ export type Row = Record<string, unknown>;
 
 /** A text value that passes the column's CHECK constraints, asked of PostgreSQL itself. */
 async function sampleText(owner: pg.Pool, table: string, column: ColumnInfo): Promise<string> {
-  const listed = column.checks.flatMap((check) => [...check.matchAll(/'([^'~]*)'::text/g)].map((m) => m[1]!));
+  const listed = [
+    ...(column.allowedValues ?? []),
+    ...column.checks.flatMap((check) => [...check.matchAll(/'([^'~]*)'::text/g)].map((m) => m[1]!)),
+  ];
   const candidates = [
     ...listed,
     `s${randomBytes(4).toString("hex")}@example.test`,
