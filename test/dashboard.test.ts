@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../src/auth/jwt.ts";
 import type { RunningServer } from "../src/server.ts";
+import { listTables } from "./helpers/catalog.ts";
 import { createOrganisation, ownerPool, type TestOrganisation } from "./helpers/database.ts";
 import { graphql, startTestServer, TEST_JWT_SECRET } from "./helpers/http-server.ts";
 
@@ -152,12 +153,23 @@ describe("search", () => {
   });
 
   it("ranks the best matches first with orderBy SEARCH_RANK", async () => {
-    const data = await run(`{ people(search: "dupont", orderBy: [SEARCH_RANK, ID_ASC]) { nodes { lastName } } }`);
-    expect(lastNames(data.people)).toEqual(["Dupont"]);
-    const ranked = await run(
-      `{ people(search: "lea", orderBy: [SEARCH_RANK, LAST_NAME_ASC]) { nodes { firstName lastName } } }`,
-    );
-    expect(ranked.people.nodes).toHaveLength(2);
+    const orgC = await createOrganisation(owner, "dash-rank");
+    const tokenC = signToken({ userId: orgC.users.member, organisationId: orgC.id }, TEST_JWT_SECRET, 600);
+    await insertPerson(orgC.id, "Léandre", "Petit", "lp@gamma.test", "new", "2026-01-01T00:00:00Z");
+    await insertPerson(orgC.id, "Léa", "Dupont", "ld@gamma.test", "new", "2026-01-01T00:00:00Z");
+    await insertPerson(orgC.id, "Lea", "Martin", "lm@gamma.test", "new", "2026-01-01T00:00:00Z");
+    const order = `query($order: [PersonOrderBy!]) { people(search: "lea", orderBy: $order) { nodes { lastName } } }`;
+    // The exact word "lea" first (ties by last name, Z to A), the partial match "Léandre" last.
+    expect(lastNames((await run(order, { order: ["SEARCH_RANK", "LAST_NAME_DESC"] }, tokenC)).people)).toEqual([
+      "Martin",
+      "Dupont",
+      "Petit",
+    ]);
+    expect(lastNames((await run(order, { order: ["LAST_NAME_DESC"] }, tokenC)).people)).toEqual([
+      "Petit",
+      "Martin",
+      "Dupont",
+    ]);
   });
 
   it("refuses a search longer than 100 characters with INVALID_INPUT, and accepts 100", async () => {
@@ -296,6 +308,22 @@ describe("enums", () => {
       expect(named.kind).toBe("ENUM");
     }
   });
+});
+
+it("every status, state, kind, direction and role column of the API schemas references an @enum lookup table", async () => {
+  const tables = await listTables(owner);
+  const enumerated = /(^|_)(status|state|kind|direction|role|type|tier|provider)$/;
+  const columns = tables.flatMap((t) =>
+    t.columns.filter((c) => enumerated.test(c.name) && c.type === "text").map((c) => ({ table: t, column: c })),
+  );
+  expect(columns.length).toBeGreaterThanOrEqual(14);
+  for (const { table, column } of columns) {
+    const reference = table.enumReferences.find((e) => e.column === column.name);
+    expect(reference, `${table.name}.${column.name}`).toBeDefined();
+    expect(reference!.lookupTable).toMatch(/^reference\./);
+    expect(column.checks, `${table.name}.${column.name} keeps no CHECK list`).toEqual([]);
+    expect(reference!.values.length).toBeGreaterThan(1);
+  }
 });
 
 describe("ordering", () => {

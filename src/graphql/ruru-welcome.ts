@@ -5,56 +5,61 @@
 /** The header template: paste the token after "Bearer ". */
 export const AUTHORIZATION_HEADER_TEMPLATE = JSON.stringify({ Authorization: "Bearer " });
 
-export const WELCOME_DOCUMENT = `# ProspectFlow API. Run Login (the ▶ button lists the operations), copy the token into the
-# Headers pane below: {"Authorization": "Bearer <token>"}, then run the others.
-# Every demo password is prospectflow-demo; see README.md for the other demo logins.
+export const WELCOME_DOCUMENT = `# ProspectFlow API. Run Login (the ▶ button lists the operations), then paste its token after
+# "Bearer " in the Headers pane below and run the others. Every demo password is prospectflow-demo;
+# README.md ("Building a dashboard") explains each operation and lists the other demo logins.
 
 mutation Login {
-  login(input: { email: "maya@acme.test", password: "prospectflow-demo" }) {
-    token
-    organisationId
-    expiresAt
-  }
+  login(input: { email: "maya@acme.test", password: "prospectflow-demo" }) { token organisationId expiresAt }
 }
 
-# The prospect list: search + filters + sort + cursor + total.
 query ProspectList($after: Cursor) {
   people(
     search: "lea"
-    filter: { status: { in: [new, contacted] }, createdAt: { greaterThan: "2020-01-01T00:00:00Z" } }
+    filter: { status: { in: [new, replied] }, createdAt: { greaterThan: "2020-01-01T00:00:00Z" } }
     orderBy: [LAST_NAME_ASC, FIRST_NAME_ASC]
     first: 50
     after: $after
   ) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    nodes {
-      id firstName lastName email status createdAt
-      positions { nodes { jobTitle email company { name siren } } }
-    }
+    nodes { id firstName lastName email status createdAt
+      positions { nodes { jobTitle email company { name siren } } } }
   }
 }
 
-# The status counts of the home screen.
+# Best matches first; companies by part of a SIREN; people at companies of a NAF sector.
+query Searches {
+  bestMatches: people(search: "prospect-1", orderBy: [SEARCH_RANK, LAST_NAME_ASC], first: 5) { nodes { lastName email } }
+  bySiren: companies(search: "7919") { nodes { name siren } }
+  inSector: people(filter: { positions: { some: { company: { nafSector: { equalTo: "62.01Z" } } } } }, orderBy: CREATED_AT_DESC) {
+    totalCount nodes { firstName lastName }
+  }
+}
+
 query StatusCounts {
   peopleStatusCounts { status count }
   taskStatusCounts { status count }
   messageStatusCounts { status count }
 }
 
-# A campaign page: figures, enrolments by state, the active enrolments by date, totals per day.
 query CampaignPage($from: Date! = "2020-01-01", $to: Date! = "2030-12-31") {
   campaigns(filter: { status: { equalTo: active } }, orderBy: CREATED_AT_DESC, first: 1) {
     nodes {
       name
       performance { enrolled sent opened replied openRate replyRate }
       enrollmentStateCounts { state count }
+      dailyPerformance(fromDay: $from, toDay: $to) { nodes { day enrolled emailsSent emailsOpened emailsReplied } }
       campaignEnrollments(filter: { state: { equalTo: active } }, orderBy: ENROLLED_AT_DESC, first: 20) {
         totalCount
         nodes { enrolledAt state position { jobTitle person { firstName lastName } company { name } } }
       }
     }
   }
+}
+
+query LastWeek($from: Date! = "2026-11-25", $to: Date! = "2026-12-01") {
+  dailyTotals(fromDay: $from, toDay: $to) { day enrolled emailsSent emailsOpened emailsReplied }
 }
 `;
 
