@@ -345,7 +345,7 @@ const prospectListSql: SqlStatement = {
   text: `
 with matching as (
   select * from crm.people p
-   where app_hidden.people_search_document(p.first_name, p.last_name, p.email::text) like app_hidden.search_pattern($1)
+   where p.search_document like app_hidden.search_pattern($1)
      and p.status = any($2::text[]) and p.created_at > $3::timestamptz
 )
 select json_build_object('people', json_build_object(

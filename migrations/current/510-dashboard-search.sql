@@ -13,6 +13,10 @@ create extension if not exists pg_trgm with schema extensions;
 create extension if not exists unaccent with schema extensions;
 create extension if not exists btree_gin with schema extensions;
 
+-- The generated columns first (they depend on the functions), with their indexes.
+alter table crm.people drop column if exists search_document;
+alter table crm.companies drop column if exists search_document;
+alter table crm.positions drop column if exists search_document;
 drop function if exists app_hidden.search_text(text) cascade;
 drop function if exists app_hidden.search_pattern(text) cascade;
 drop function if exists app_hidden.people_search_document(text, text, text) cascade;
@@ -67,12 +71,25 @@ grant execute on function app_hidden.search_text(text), app_hidden.search_patter
   app_hidden.positions_search_document(text, text)
   to :DATABASE_VISITOR;
 
-create index idx_people_search on crm.people
-  using gin (organisation_id, app_hidden.people_search_document(first_name, last_name, email::text) extensions.gin_trgm_ops);
-create index idx_companies_search on crm.companies
-  using gin (organisation_id, app_hidden.companies_search_document(name, brand_name, siren, hq_siret) extensions.gin_trgm_ops);
-create index idx_positions_search on crm.positions
-  using gin (organisation_id, app_hidden.positions_search_document(job_title, email::text) extensions.gin_trgm_ops);
+-- The documents are stored generated columns: a search reads them instead of computing unaccent
+-- row by row (unaccent is a non-inlinable function call, ~25 µs a row; 100,000 rows is 2.5 s).
+-- They are hidden from GraphQL (`@behavior -*`); exports skip nothing, imports recompute them.
+alter table crm.people add column search_document text
+  generated always as (app_hidden.people_search_document(first_name, last_name, email::text)) stored;
+alter table crm.companies add column search_document text
+  generated always as (app_hidden.companies_search_document(name, brand_name, siren, hq_siret)) stored;
+alter table crm.positions add column search_document text
+  generated always as (app_hidden.positions_search_document(job_title, email::text)) stored;
+comment on column crm.people.search_document is
+  E'@behavior -*\nWhat people(search:) matches: names and email, lower-case, without accents (generated).';
+comment on column crm.companies.search_document is
+  E'@behavior -*\nWhat companies(search:) matches: name, brand, SIREN, SIRET, lower-case, without accents (generated).';
+comment on column crm.positions.search_document is
+  E'@behavior -*\nWhat positions(search:) matches: job title and work email, lower-case, without accents (generated).';
+
+create index idx_people_search on crm.people using gin (organisation_id, search_document extensions.gin_trgm_ops);
+create index idx_companies_search on crm.companies using gin (organisation_id, search_document extensions.gin_trgm_ops);
+create index idx_positions_search on crm.positions using gin (organisation_id, search_document extensions.gin_trgm_ops);
 comment on index crm.idx_people_search is 'people(search:): trigrams of names and email, per organisation.';
 comment on index crm.idx_companies_search is 'companies(search:) and positions(search:): trigrams of name, brand, SIREN, SIRET.';
 comment on index crm.idx_positions_search is 'positions(search:): trigrams of job title and work email, per organisation.';

@@ -1,7 +1,7 @@
 // `search: String` on the people, companies and positions collections (every connection or list of
 // them, nested ones included): case- and accent-insensitive matching of names, emails, company
-// names, SIREN and job titles, served by the trigram indexes of migrations/current/510. The
-// expressions here must stay identical to the indexed ones, or PostgreSQL stops using the indexes.
+// names, SIREN and job titles, served by the trigram indexes of migrations/current/510 on each
+// table's generated `search_document` column.
 // An argument rather than a filter operator: one box searches several columns (and, for positions,
 // the company), and the match can be ranked; `orderBy: SEARCH_RANK` puts the best matches first.
 import type { PgSelectQueryBuilder } from "postgraphile/@dataplan/pg";
@@ -14,32 +14,30 @@ import { ErrorCode } from "./errors.ts";
 export const MAX_SEARCH_LENGTH = 100;
 
 interface Searchable {
-  /** The table's search document, as in its index. */
+  /** The table's search document (its indexed generated column). */
   document(alias: SQL): SQL;
   /** Further ways a row matches (besides its document containing the query). */
   alsoMatches?(alias: SQL, pattern: SQL): SQL;
   description: string;
 }
 
-const companiesDocument = (alias: SQL) =>
-  sql`app_hidden.companies_search_document(${alias}.name, ${alias}.brand_name, ${alias}.siren, ${alias}.hq_siret)`;
+const searchDocument = (alias: SQL) => sql`${alias}.search_document`;
 
 const SEARCHABLE: Record<string, Searchable> = {
   "crm.people": {
-    document: (alias) =>
-      sql`app_hidden.people_search_document(${alias}.first_name, ${alias}.last_name, ${alias}.email::text)`,
+    document: searchDocument,
     description: "first name, last name or email",
   },
   "crm.companies": {
-    document: companiesDocument,
+    document: searchDocument,
     description: "name, brand name, SIREN or headquarters SIRET",
   },
   "crm.positions": {
-    document: (alias) => sql`app_hidden.positions_search_document(${alias}.job_title, ${alias}.email::text)`,
+    document: searchDocument,
     // Through the companies' own index: the ids of matching companies, then the positions index.
     alsoMatches: (alias, pattern) => {
       const company = sql.identifier(Symbol("company"));
-      return sql`${alias}.company_id = any(array(select ${company}.id from crm.companies as ${company} where ${companiesDocument(company)} like ${pattern}))`;
+      return sql`${alias}.company_id = any(array(select ${company}.id from crm.companies as ${company} where ${searchDocument(company)} like ${pattern}))`;
     },
     description: "job title, work email, or the company's name or SIREN",
   },

@@ -47,10 +47,18 @@ export async function importOrganisation(client: pg.Client, file: string): Promi
       const rows = parsed.tables[table.name] ?? [];
       const quoted = quoteTableName(table.name);
       await client.query(`alter table ${quoted} disable trigger user`);
+      // Generated columns (e.g. the search documents) are computed again, never inserted.
+      const { rows: columnRows } = await client.query<{ name: string }>(
+        `select quote_ident(attname) as name from pg_attribute
+          where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = '' order by attnum`,
+        [quoted],
+      );
+      const columns = columnRows.map((c) => c.name).join(", ");
       for (let start = 0; start < rows.length; start += BATCH_SIZE) {
-        await client.query(`insert into ${quoted} select * from jsonb_populate_recordset(null::${quoted}, $1::jsonb)`, [
-          JSON.stringify(rows.slice(start, start + BATCH_SIZE)),
-        ]);
+        await client.query(
+          `insert into ${quoted} (${columns}) select ${columns} from jsonb_populate_recordset(null::${quoted}, $1::jsonb)`,
+          [JSON.stringify(rows.slice(start, start + BATCH_SIZE))],
+        );
       }
       await client.query(`alter table ${quoted} enable trigger user`);
       counts[table.name] = rows.length;
