@@ -17,6 +17,9 @@ create extension if not exists btree_gin with schema extensions;
 alter table crm.people drop column if exists search_document;
 alter table crm.companies drop column if exists search_document;
 alter table crm.positions drop column if exists search_document;
+drop function if exists app_hidden.people_matching(text);
+drop function if exists app_hidden.companies_matching(text);
+drop function if exists app_hidden.positions_matching(text);
 drop function if exists app_hidden.search_text(text) cascade;
 drop function if exists app_hidden.search_pattern(text) cascade;
 drop function if exists app_hidden.people_search_document(text, text, text) cascade;
@@ -93,3 +96,58 @@ create index idx_positions_search on crm.positions using gin (organisation_id, s
 comment on index crm.idx_people_search is 'people(search:): trigrams of names and email, per organisation.';
 comment on index crm.idx_companies_search is 'companies(search:) and positions(search:): trigrams of name, brand, SIREN, SIRET.';
 comment on index crm.idx_positions_search is 'positions(search:): trigrams of job title and work email, per organisation.';
+
+-- What search runs: the ids of the caller's organisation's rows whose document contains the query
+-- (`rows 200`: the planner then looks the matches up by primary key rather than scanning another index;
+-- the tenant and the pattern are `(select …)` so that they are computed once, not once per row).
+-- Security definer because LIKE (textlike) is not leakproof: under RLS PostgreSQL may not use a
+-- non-leakproof condition as an index condition, so a search through the policies would read
+-- every row of the organisation (100,000 on the bench's large ones) instead of the trigram index.
+-- Owned by the owner, these functions bypass RLS; they filter on app_hidden.current_organisation_id()
+-- themselves (which fails closed exactly as the policies do) and return ids only, which the
+-- API's query then reads through RLS as usual.
+create function app_hidden.people_matching(query text) returns setof uuid
+  language sql stable security definer rows 200
+  set search_path = pg_catalog, pg_temp
+as $$
+  select p.id
+    from crm.people p
+   where p.organisation_id = (select app_hidden.current_organisation_id())
+     and p.search_document like (select app_hidden.search_pattern(query));
+$$;
+comment on function app_hidden.people_matching(text) is
+  'Ids of your organisation''s people whose names or email contain the query (any case, any accents); '
+  'security definer so that the trigram index serves it (see the comment above it in 510-dashboard-search.sql).';
+
+create function app_hidden.companies_matching(query text) returns setof uuid
+  language sql stable security definer rows 200
+  set search_path = pg_catalog, pg_temp
+as $$
+  select c.id
+    from crm.companies c
+   where c.organisation_id = (select app_hidden.current_organisation_id())
+     and c.search_document like (select app_hidden.search_pattern(query));
+$$;
+comment on function app_hidden.companies_matching(text) is
+  'Ids of your organisation''s companies whose name, brand, SIREN or SIRET contain the query; security definer '
+  'for the trigram index, like people_matching.';
+
+create function app_hidden.positions_matching(query text) returns setof uuid
+  language sql stable security definer rows 200
+  set search_path = pg_catalog, pg_temp
+as $$
+  select p.id from crm.positions p
+   where p.organisation_id = (select app_hidden.current_organisation_id())
+     and p.search_document like (select app_hidden.search_pattern(query))
+  union
+  select p.id from crm.companies c join crm.positions p on p.organisation_id = c.organisation_id and p.company_id = c.id
+   where c.organisation_id = (select app_hidden.current_organisation_id())
+     and c.search_document like (select app_hidden.search_pattern(query));
+$$;
+comment on function app_hidden.positions_matching(text) is
+  'Ids of your organisation''s positions whose job title or work email, or whose company''s name or SIREN, contain '
+  'the query; security definer for the trigram indexes, like people_matching.';
+
+grant execute on function app_hidden.people_matching(text), app_hidden.companies_matching(text),
+  app_hidden.positions_matching(text)
+  to :DATABASE_VISITOR;

@@ -17,6 +17,7 @@ drop index if exists crm.idx_positions_created_at;
 drop index if exists outreach.idx_campaigns_created_at;
 drop index if exists outreach.idx_campaign_enrollments_campaign_enrolled_at;
 drop index if exists outreach.idx_campaign_enrollments_enrolled_at;
+drop index if exists outreach.idx_campaign_enrollments_campaign_state_enrolled_at;
 drop index if exists outreach.idx_tasks_scheduled_for;
 drop index if exists outreach.idx_messages_created_at;
 drop index if exists tracking.idx_campaign_daily_stats_day;
@@ -35,6 +36,9 @@ create index idx_campaigns_created_at on outreach.campaigns (organisation_id, cr
 create index idx_campaign_enrollments_campaign_enrolled_at
   on outreach.campaign_enrollments (organisation_id, campaign_id, enrolled_at, id);
 create index idx_campaign_enrollments_enrolled_at on outreach.campaign_enrollments (organisation_id, enrolled_at, id);
+-- The campaign page: a campaign's enrolments in a state, latest first (filter and order in one index).
+create index idx_campaign_enrollments_campaign_state_enrolled_at
+  on outreach.campaign_enrollments (organisation_id, campaign_id, state, enrolled_at, id);
 create index idx_tasks_scheduled_for on outreach.tasks (organisation_id, scheduled_for, id);
 create index idx_messages_created_at on outreach.messages (organisation_id, created_at, id);
 create index idx_campaign_daily_stats_day on tracking.campaign_daily_stats (organisation_id, day);

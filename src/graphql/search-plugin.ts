@@ -14,10 +14,13 @@ import { ErrorCode } from "./errors.ts";
 export const MAX_SEARCH_LENGTH = 100;
 
 interface Searchable {
-  /** The table's search document (its indexed generated column). */
+  /** The table's search document (its indexed generated column), for ranking. */
   document(alias: SQL): SQL;
-  /** Further ways a row matches (besides its document containing the query). */
-  alsoMatches?(alias: SQL, pattern: SQL): SQL;
+  /**
+   * The ids of matching rows: a security-definer function of migrations/current/510 that reads the
+   * trigram index for the caller's organisation (under RLS, PostgreSQL cannot use the index for LIKE).
+   */
+  matching: SQL;
   description: string;
 }
 
@@ -26,19 +29,17 @@ const searchDocument = (alias: SQL) => sql`${alias}.search_document`;
 const SEARCHABLE: Record<string, Searchable> = {
   "crm.people": {
     document: searchDocument,
+    matching: sql`app_hidden.people_matching`,
     description: "first name, last name or email",
   },
   "crm.companies": {
     document: searchDocument,
+    matching: sql`app_hidden.companies_matching`,
     description: "name, brand name, SIREN or headquarters SIRET",
   },
   "crm.positions": {
     document: searchDocument,
-    // Through the companies' own index: the ids of matching companies, then the positions index.
-    alsoMatches: (alias, pattern) => {
-      const company = sql.identifier(Symbol("company"));
-      return sql`${alias}.company_id = any(array(select ${company}.id from crm.companies as ${company} where ${searchDocument(company)} like ${pattern}))`;
-    },
+    matching: sql`app_hidden.positions_matching`,
     description: "job title, work email, or the company's name or SIREN",
   },
 };
@@ -60,10 +61,9 @@ function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: un
       extensions: { code: ErrorCode.INVALID_INPUT },
     });
   }
-  const pattern = sql`app_hidden.search_pattern(${sql.value(query)})`;
+  const match = sql.identifier(Symbol("match"));
+  qb.where(sql`${qb.alias}.id in (select ${match} from ${searchable.matching}(${sql.value(query)}) as ${match})`);
   const document = searchable.document(qb.alias);
-  const matches = sql`${document} like ${pattern}`;
-  qb.where(searchable.alsoMatches ? sql`(${matches} or ${searchable.alsoMatches(qb.alias, pattern)})` : matches);
   searchRanks.set(qb, sql`extensions.word_similarity(app_hidden.search_text(${sql.value(query)}), ${document})`);
 }
 
