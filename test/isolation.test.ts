@@ -224,7 +224,9 @@ describe("filters, search and grouped counts through GraphQL", () => {
       expect(counts.ofA.totalCount, field.name).toBe(counts.all.totalCount);
       tested.push(field.name);
     }
-    expect(tested).toEqual(expect.arrayContaining(["people", "companies", "positions", "campaigns", "tasks", "messages"]));
+    expect(tested).toEqual(
+      expect.arrayContaining(["people", "companies", "positions", "campaigns", "tasks", "messages"]),
+    );
   });
 
   it("search never finds B's rows; B finds them", async () => {

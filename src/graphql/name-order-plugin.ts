@@ -21,7 +21,8 @@ export const NameOrderPlugin: GraphileConfig.Plugin = {
   schema: {
     hooks: {
       GraphQLEnumType_values(values, build, context) {
-        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any };
+        // The enum scope's codec type is not exported by graphile-build-pg; only extensions.pg is read.
+        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
         const pg = pgCodec?.extensions?.pg;
         if (!isPgRowSortEnum || pg?.schemaName !== "crm" || pg?.name !== "people") return values;
         const replaced = { ...values };

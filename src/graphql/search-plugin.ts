@@ -85,6 +85,7 @@ export const SearchPlugin: GraphileConfig.Plugin = {
           description: `Only rows whose ${searchable.description} contains this text, ignoring case and accents ("lea" finds "Léa"); at most ${MAX_SEARCH_LENGTH} characters. Combine with \`orderBy: SEARCH_RANK\` for the best matches first.`,
           type: build.graphql.GraphQLString,
           // Grafast's own types are deliberately loose here; the connection's subplan is a PgSelectStep.
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
           applyPlan(_parent: unknown, $target: any, arg: any) {
             const $select = isPgFieldConnection ? $target.getSubplan() : $target;
             arg.apply($select, (qb: PgSelectQueryBuilder, value: unknown) => {
@@ -100,7 +101,8 @@ export const SearchPlugin: GraphileConfig.Plugin = {
         return Object.fromEntries(entries) as typeof args;
       },
       GraphQLEnumType_values(values, build, context) {
-        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any };
+        // The enum scope's codec type is not exported by graphile-build-pg; only extensions.pg is read.
+        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
         if (!isPgRowSortEnum || !searchableOf(pgCodec)) return values;
         return build.extend(
           values,
