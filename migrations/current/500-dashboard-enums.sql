@@ -2,7 +2,8 @@
 -- Each enumeration is a lookup table in `reference` tagged `@enum` (PostGraphile turns the columns
 -- that reference it into an enum type, so GraphiQL autocompletes and a wrong value is a
 -- validation error). The columns stay `text` (functions compare and assign them as text); the
--- CHECK constraints become foreign keys to the lookup tables, rows are kept as they are.
+-- CHECK constraints become foreign keys to the lookup tables (same names, `<table>_<column>_valid`, so an
+-- unknown value is still reported as INVALID_INPUT naming the rule), rows are kept as they are.
 -- Idempotent: drops the lookup tables (and with them the foreign keys) first.
 
 -- Drop: the foreign keys of an earlier run go with the lookup tables; the original CHECKs once.
@@ -51,7 +52,7 @@ insert into reference.organisation_tiers (value, description, sort_order) values
   ('free', 'Free plan', 1),
   ('pro', 'Paid plan', 2),
   ('enterprise', 'Enterprise plan', 3);
-alter table iam.organisations add constraint organisations_tier_fk foreign key (tier) references reference.organisation_tiers (value);
+alter table iam.organisations add constraint organisations_tier_valid foreign key (tier) references reference.organisation_tiers (value);
 
 create table reference.organisation_statuses (
   value text not null primary key,
@@ -65,7 +66,7 @@ comment on table reference.organisation_statuses is E'@enum\n@enumName Organisat
 insert into reference.organisation_statuses (value, description, sort_order) values
   ('active', 'In use', 1),
   ('suspended', 'Suspended: its tokens and logins are refused', 2);
-alter table iam.organisations add constraint organisations_status_fk foreign key (status) references reference.organisation_statuses (value);
+alter table iam.organisations add constraint organisations_status_valid foreign key (status) references reference.organisation_statuses (value);
 
 create table reference.member_roles (
   value text not null primary key,
@@ -81,8 +82,8 @@ insert into reference.member_roles (value, description, sort_order) values
   ('admin', 'Manages members and settings', 2),
   ('member', 'Reads and writes the organisation''s data', 3),
   ('viewer', 'Reads only', 4);
-alter table iam.organisation_users add constraint organisation_users_role_fk foreign key (role) references reference.member_roles (value);
-alter table reference.role_permissions add constraint role_permissions_role_fk foreign key (role) references reference.member_roles (value);
+alter table iam.organisation_users add constraint organisation_users_role_valid foreign key (role) references reference.member_roles (value);
+alter table reference.role_permissions add constraint role_permissions_role_valid foreign key (role) references reference.member_roles (value);
 
 create table reference.membership_statuses (
   value text not null primary key,
@@ -97,7 +98,7 @@ insert into reference.membership_statuses (value, description, sort_order) value
   ('active', 'A member', 1),
   ('invited', 'Invited, not yet signed up', 2),
   ('disabled', 'No longer allowed in', 3);
-alter table iam.organisation_users add constraint organisation_users_status_fk foreign key (status) references reference.membership_statuses (value);
+alter table iam.organisation_users add constraint organisation_users_status_valid foreign key (status) references reference.membership_statuses (value);
 
 create table reference.person_statuses (
   value text not null primary key,
@@ -117,7 +118,7 @@ insert into reference.person_statuses (value, description, sort_order) values
   ('converted', 'Became a customer', 6),
   ('unsubscribed', 'Asked not to be contacted', 7),
   ('bounced', 'Emails bounce', 8);
-alter table crm.people add constraint people_status_fk foreign key (status) references reference.person_statuses (value);
+alter table crm.people add constraint people_status_valid foreign key (status) references reference.person_statuses (value);
 
 create table reference.email_statuses (
   value text not null primary key,
@@ -134,7 +135,7 @@ insert into reference.email_statuses (value, description, sort_order) values
   ('risky', 'May bounce', 3),
   ('catch_all', 'The domain accepts every address', 4),
   ('invalid', 'Will bounce', 5);
-alter table crm.positions add constraint positions_email_status_fk foreign key (email_status) references reference.email_statuses (value);
+alter table crm.positions add constraint positions_email_status_valid foreign key (email_status) references reference.email_statuses (value);
 
 create table reference.campaign_statuses (
   value text not null primary key,
@@ -151,7 +152,7 @@ insert into reference.campaign_statuses (value, description, sort_order) values
   ('paused', 'Paused', 3),
   ('completed', 'Finished', 4),
   ('archived', 'Archived', 5);
-alter table outreach.campaigns add constraint campaigns_status_fk foreign key (status) references reference.campaign_statuses (value);
+alter table outreach.campaigns add constraint campaigns_status_valid foreign key (status) references reference.campaign_statuses (value);
 
 create table reference.step_kinds (
   value text not null primary key,
@@ -167,7 +168,7 @@ insert into reference.step_kinds (value, description, sort_order) values
   ('linkedin_message', 'Send a LinkedIn message', 2),
   ('call', 'Make a call', 3),
   ('manual_task', 'A task done by hand', 4);
-alter table outreach.workflow_steps add constraint workflow_steps_kind_fk foreign key (kind) references reference.step_kinds (value);
+alter table outreach.workflow_steps add constraint workflow_steps_kind_valid foreign key (kind) references reference.step_kinds (value);
 
 create table reference.experiment_statuses (
   value text not null primary key,
@@ -183,7 +184,7 @@ insert into reference.experiment_statuses (value, description, sort_order) value
   ('running', 'Assigning variants', 2),
   ('stopped', 'Stopped early', 3),
   ('completed', 'Finished', 4);
-alter table outreach.step_experiments add constraint step_experiments_status_fk foreign key (status) references reference.experiment_statuses (value);
+alter table outreach.step_experiments add constraint step_experiments_status_valid foreign key (status) references reference.experiment_statuses (value);
 
 create table reference.enrollment_states (
   value text not null primary key,
@@ -202,7 +203,7 @@ insert into reference.enrollment_states (value, description, sort_order) values
   ('bounced', 'An email bounced', 5),
   ('unsubscribed', 'The prospect unsubscribed', 6),
   ('stopped', 'Stopped by hand', 7);
-alter table outreach.campaign_enrollments add constraint campaign_enrollments_state_fk foreign key (state) references reference.enrollment_states (value);
+alter table outreach.campaign_enrollments add constraint campaign_enrollments_state_valid foreign key (state) references reference.enrollment_states (value);
 
 create table reference.task_types (
   value text not null primary key,
@@ -218,7 +219,7 @@ insert into reference.task_types (value, description, sort_order) values
   ('draft', 'Draft the message', 2),
   ('send', 'Send the message', 3),
   ('follow_up', 'Follow up', 4);
-alter table outreach.tasks add constraint tasks_task_type_fk foreign key (task_type) references reference.task_types (value);
+alter table outreach.tasks add constraint tasks_task_type_valid foreign key (task_type) references reference.task_types (value);
 
 create table reference.task_statuses (
   value text not null primary key,
@@ -235,7 +236,7 @@ insert into reference.task_statuses (value, description, sort_order) values
   ('completed', 'Done', 3),
   ('failed', 'Failed for good', 4),
   ('cancelled', 'Cancelled', 5);
-alter table outreach.tasks add constraint tasks_status_fk foreign key (status) references reference.task_statuses (value);
+alter table outreach.tasks add constraint tasks_status_valid foreign key (status) references reference.task_statuses (value);
 
 create table reference.message_directions (
   value text not null primary key,
@@ -249,7 +250,7 @@ comment on table reference.message_directions is E'@enum\n@enumName MessageDirec
 insert into reference.message_directions (value, description, sort_order) values
   ('outbound', 'Sent to the prospect', 1),
   ('inbound', 'Received from the prospect', 2);
-alter table outreach.messages add constraint messages_direction_fk foreign key (direction) references reference.message_directions (value);
+alter table outreach.messages add constraint messages_direction_valid foreign key (direction) references reference.message_directions (value);
 
 create table reference.message_statuses (
   value text not null primary key,
@@ -268,7 +269,7 @@ insert into reference.message_statuses (value, description, sort_order) values
   ('failed', 'Sending failed', 5),
   ('bounced', 'Bounced', 6),
   ('received', 'Received (inbound)', 7);
-alter table outreach.messages add constraint messages_status_fk foreign key (status) references reference.message_statuses (value);
+alter table outreach.messages add constraint messages_status_valid foreign key (status) references reference.message_statuses (value);
 
 create table reference.message_providers (
   value text not null primary key,
@@ -284,4 +285,4 @@ insert into reference.message_providers (value, description, sort_order) values
   ('outlook', 'Outlook', 2),
   ('smtp', 'SMTP', 3),
   ('manual', 'Sent by hand', 4);
-alter table outreach.messages add constraint messages_provider_fk foreign key (provider) references reference.message_providers (value);
+alter table outreach.messages add constraint messages_provider_valid foreign key (provider) references reference.message_providers (value);

@@ -117,6 +117,10 @@ function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | un
       message: `Already exists: another row has the same unique value${constraint ? ` (${constraint})` : ""}.`,
     };
   }
+  if (state === "23503" && constraint?.endsWith("_valid")) {
+    // A value outside an enumeration's lookup table (migrations/current/500): bad input, not a missing row.
+    return { code: ErrorCode.INVALID_INPUT, message: `Invalid input (violates ${constraint}).` };
+  }
   if (state === "23503") {
     return {
       code: ErrorCode.REFERENCE_MISSING,

@@ -16,6 +16,8 @@ export interface ColumnInfo {
   checks: string[];
   /** The values of the `@enum` lookup table this column references (an enumeration), if any. */
   allowedValues?: string[];
+  /** A generated column (e.g. a search document): computed by PostgreSQL, never written. */
+  generated: boolean;
 }
 
 /**
@@ -61,10 +63,12 @@ export async function listTables(client: pg.Pool | pg.PoolClient): Promise<Table
     type: string;
     not_null: boolean;
     has_default: boolean;
+    generated: boolean;
     checks: string[];
   }>(
     `select a.attrelid::int as table_oid, a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
             a.attnotnull as not_null, a.atthasdef or a.attidentity <> '' or a.attgenerated <> '' as has_default,
+            a.attgenerated <> '' as generated,
             coalesce(array(
               select pg_get_constraintdef(k.oid) from pg_constraint k
                where k.conrelid = a.attrelid and k.contype = 'c' and k.conkey = array[a.attnum]
@@ -129,6 +133,7 @@ export async function listTables(client: pg.Pool | pg.PoolClient): Promise<Table
         hasDefault: c.has_default,
         checks: c.checks,
         allowedValues: enumReferences.find((e) => e.column === c.name)?.values,
+        generated: c.generated,
       })),
       primaryKey: tableKeys.find((k) => k.type === "p")?.columns ?? [],
       foreignKeys: tableKeys
