@@ -165,6 +165,18 @@ describe("search", () => {
       "Dupont",
       "Petit",
     ]);
+    // Cursors over the rank are stable: one at a time gives the same sequence.
+    const page = `query($after: Cursor) { people(search: "lea", orderBy: [SEARCH_RANK, LAST_NAME_DESC], first: 1, after: $after) {
+      pageInfo { hasNextPage endCursor } nodes { lastName } } }`;
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      const data = await run(page, { after }, tokenC);
+      seen.push(...lastNames(data.people).map(String));
+      if (!data.people.pageInfo.hasNextPage) break;
+      after = data.people.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(["Martin", "Dupont", "Petit"]);
     expect(lastNames((await run(order, { order: ["LAST_NAME_DESC"] }, tokenC)).people)).toEqual([
       "Petit",
       "Martin",

@@ -44,8 +44,13 @@ const SEARCHABLE: Record<string, Searchable> = {
   },
 };
 
-/** The rank expression of a search applied to a query, read by the SEARCH_RANK order. */
-const searchRanks = new WeakMap<object, SQL>();
+/**
+ * The search term reaches the SEARCH_RANK order through SQL, not through JavaScript: grafast may
+ * apply a constant `orderBy` while planning and `search` while executing, on different objects.
+ * So every searchable query joins a one-row `search_term` (null without a search), and
+ * SEARCH_RANK orders by the similarity of that term to the row's document.
+ */
+const SEARCH_TERM = sql.identifier("search_term");
 
 function searchableOf(codec: { extensions?: { pg?: { schemaName?: string; name?: string } } } | undefined) {
   const pg = codec?.extensions?.pg;
@@ -53,18 +58,20 @@ function searchableOf(codec: { extensions?: { pg?: { schemaName?: string; name?:
 }
 
 function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: unknown): void {
-  if (typeof value !== "string") return;
-  const query = value.trim();
-  if (query === "") return;
+  const query = typeof value === "string" ? value.trim() : "";
   if (query.length > MAX_SEARCH_LENGTH) {
     throw new GraphQLError(`search is at most ${MAX_SEARCH_LENGTH} characters long.`, {
       extensions: { code: ErrorCode.INVALID_INPUT },
     });
   }
+  qb.join({
+    type: "cross",
+    from: sql`(select app_hidden.search_text(${sql.value(query === "" ? null : query)}) as q)`,
+    alias: SEARCH_TERM,
+  });
+  if (query === "") return;
   const match = sql.identifier(Symbol("match"));
   qb.where(sql`${qb.alias}.id in (select ${match} from ${searchable.matching}(${sql.value(query)}) as ${match})`);
-  const document = searchable.document(qb.alias);
-  searchRanks.set(qb, sql`extensions.word_similarity(app_hidden.search_text(${sql.value(query)}), ${document})`);
 }
 
 export const SearchPlugin: GraphileConfig.Plugin = {
@@ -84,6 +91,8 @@ export const SearchPlugin: GraphileConfig.Plugin = {
         const search = {
           description: `Only rows whose ${searchable.description} contains this text, ignoring case and accents ("lea" finds "Léa"); at most ${MAX_SEARCH_LENGTH} characters. Combine with \`orderBy: SEARCH_RANK\` for the best matches first.`,
           type: build.graphql.GraphQLString,
+          // Always applied (an empty search matches everything), so SEARCH_RANK always finds search_term.
+          defaultValue: "",
           // Grafast's own types are deliberately loose here; the connection's subplan is a PgSelectStep.
           // eslint-disable-next-line @typescript-eslint/no-explicit-any
           applyPlan(_parent: unknown, $target: any, arg: any) {
@@ -94,7 +103,7 @@ export const SearchPlugin: GraphileConfig.Plugin = {
             });
           },
         };
-        // Before orderBy: arguments apply in this order, and SEARCH_RANK reads what search applied.
+        // Next to orderBy, for readers of the schema (nothing depends on the position).
         const entries = Object.entries(args);
         const at = entries.findIndex(([name]) => name === "orderBy");
         entries.splice(at === -1 ? entries.length : at, 0, ["search", search]);
@@ -103,7 +112,8 @@ export const SearchPlugin: GraphileConfig.Plugin = {
       GraphQLEnumType_values(values, build, context) {
         // The enum scope's codec type is not exported by graphile-build-pg; only extensions.pg is read.
         const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-        if (!isPgRowSortEnum || !searchableOf(pgCodec)) return values;
+        const searchable = searchableOf(pgCodec);
+        if (!isPgRowSortEnum || !searchable) return values;
         return build.extend(
           values,
           {
@@ -112,8 +122,13 @@ export const SearchPlugin: GraphileConfig.Plugin = {
               extensions: {
                 grafast: {
                   apply(qb: PgSelectQueryBuilder) {
-                    const rank = searchRanks.get(qb);
-                    if (rank) qb.orderBy({ fragment: rank, codec: TYPES.float4, direction: "DESC" });
+                    qb.orderBy({
+                      fragment: sql`extensions.word_similarity(${SEARCH_TERM}.q, ${searchable.document(qb.alias)})`,
+                      codec: TYPES.float4,
+                      direction: "DESC",
+                      // Null without a search: no effect on the order, and cursors stay valid.
+                      nullable: true,
+                    });
                   },
                 },
               },
