@@ -73,7 +73,9 @@ function recordingPool(connectionString: string, statements: Captured[]): pg.Poo
   return pool;
 }
 
-const isControl = (text: string) => /^\s*(begin|commit|rollback|savepoint|release|deallocate)\b/i.test(text);
+// `set …`: a session setting, e.g. @dataplan/pg's `set jit_optimize_above_cost` on a new connection
+// (a scenario with several root fields may open a second one).
+const isControl = (text: string) => /^\s*(begin|commit|rollback|savepoint|release|deallocate|set)\b/i.test(text);
 const isSettings = (text: string) => /set_config\(el->>0, el->>1, true\)/.test(text);
 
 interface PlanReport {

@@ -10,7 +10,10 @@ export type ScenarioId =
   | "create-person"
   | "pixel-open"
   | "pixel-flood"
-  | "dashboard-small";
+  | "dashboard-small"
+  | "prospect-list"
+  | "status-counts"
+  | "campaign-enrollments";
 
 /** Whose token a scenario uses: a member of a large organisation, or of the small probe one. */
 export type MemberKind = "large" | "probe";
@@ -72,7 +75,7 @@ export const PIXEL_TOKEN_SQL = (variable: string) => `'${PIXEL_TOKEN_PREFIX}' ||
 // is unchanged): unpaged nested connections exceed the cost limit (README "Limits").
 const dashboardQuery = /* GraphQL */ `
   query Dashboard($from: Date!, $to: Date!) {
-    campaigns(first: 20, condition: { status: "active" }) {
+    campaigns(first: 20, condition: { status: active }) {
       nodes {
         id
         name
@@ -131,14 +134,14 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
          'id', c.id,
          'name', c.name,
          'performance', (
-           select json_build_object('enrolled', p.enrolled::text, 'sent', p.sent::text, 'opened', p.opened::text,
-                                    'replied', p.replied::text, 'openRate', p.open_rate::text, 'replyRate', p.reply_rate::text)
+           select json_build_object('enrolled', p.enrolled, 'sent', p.sent, 'opened', p.opened,
+                                    'replied', p.replied, 'openRate', p.open_rate, 'replyRate', p.reply_rate)
              from outreach.campaigns_performance(c) as p),
          'dailyPerformance', json_build_object('nodes', (
-           select coalesce(json_agg(json_build_object('day', d.day, 'enrolled', d.enrolled::text, 'emailsSent', d.emails_sent::text,
-                                                      'emailsOpened', d.emails_opened::text, 'emailsReplied', d.emails_replied::text)
+           select coalesce(json_agg(json_build_object('day', d.day, 'enrolled', d.enrolled, 'emailsSent', d.emails_sent,
+                                                      'emailsOpened', d.emails_opened, 'emailsReplied', d.emails_replied)
                                     order by d.n), '[]')
-             from outreach.campaigns_daily_performance(c, $1::date, $2::date) with ordinality as d(organisation_id, campaign_id, day, enrolled, emails_sent, emails_opened, emails_clicked, emails_replied, n))),
+             from outreach.campaigns_daily_performance(c, $1::date, $2::date) with ordinality as d(day, enrolled, emails_sent, emails_opened, emails_clicked, emails_replied, n))),
          'workflowSteps', json_build_object('nodes', (
            select coalesce(json_agg(json_build_object(
                     'stepIndex', s.step_index, 'name', s.name, 'delayDays', s.delay_days,
@@ -149,9 +152,9 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
                                  select coalesce(json_agg(json_build_object(
                                           'key', v.key, 'weight', v.weight,
                                           'performance', (
-                                            select json_build_object('enrolled', vp.enrolled::text, 'sent', vp.sent::text,
-                                                                     'opened', vp.opened::text, 'replied', vp.replied::text,
-                                                                     'openRate', vp.open_rate::text)
+                                            select json_build_object('enrolled', vp.enrolled, 'sent', vp.sent,
+                                                                     'opened', vp.opened, 'replied', vp.replied,
+                                                                     'openRate', vp.open_rate)
                                               from outreach.step_experiment_variants_performance(v) as vp))
                                         order by v.id), '[]')
                                    from outreach.step_experiment_variants v
@@ -174,7 +177,7 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
 };
 
 const peopleQuery = /* GraphQL */ `
-  query PeoplePage($status: String!) {
+  query PeoplePage($status: PersonStatus!) {
     people(first: 50, condition: { status: $status }) {
       totalCount
       nodes {
@@ -272,7 +275,7 @@ select json_build_object('companies', json_build_object('nodes', coalesce(json_a
 
 const createPersonQuery = /* GraphQL */ `
   mutation CreatePerson($email: String!) {
-    createPerson(input: { person: { firstName: "Bench", lastName: "Load", email: $email, status: "new" } }) {
+    createPerson(input: { person: { firstName: "Bench", lastName: "Load", email: $email, status: new } }) {
       person {
         id
         firstName
@@ -300,6 +303,177 @@ returning json_build_object('createPerson', json_build_object('person', json_bui
     defines: { first_name: "Bench", last_name: "Load" },
     setup: ["\\set n random(1, 1000000000000000)"],
   }),
+};
+
+// The dashboard screens of issue 12: the prospect list, the status counts, a campaign's enrolments.
+
+/** The prospect list's search, statuses and "created after" (180 days before the range's end). */
+export const PROSPECT_SEARCH = "dup";
+export const PROSPECT_STATUSES = ["contacted", "replied"];
+function prospectVariables(context: ScenarioContext) {
+  const since = new Date(Date.parse(`${context.toDay}T00:00:00Z`) - 180 * 86_400_000).toISOString();
+  return { search: PROSPECT_SEARCH, statuses: PROSPECT_STATUSES, since };
+}
+
+const prospectListQuery = /* GraphQL */ `
+  query ProspectList($search: String!, $statuses: [PersonStatus!]!, $since: Datetime!) {
+    people(
+      search: $search
+      filter: { status: { in: $statuses }, createdAt: { greaterThan: $since } }
+      orderBy: LAST_NAME_ASC
+      first: 50
+    ) {
+      totalCount
+      nodes {
+        id
+        firstName
+        lastName
+        email
+        status
+        positions {
+          nodes {
+            jobTitle
+            email
+            company {
+              name
+              siren
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
+/** The same search (the same trigram-index function), statuses and date; last name, first name, key order. */
+const prospectListSql: SqlStatement = {
+  text: `
+with matching as (
+  select * from crm.people p
+   where p.id in (select m from app_hidden.people_matching($1) as m)
+     and p.status = any($2::text[]) and p.created_at > $3::timestamptz
+)
+select json_build_object('people', json_build_object(
+         'totalCount', (select count(*) from matching),
+         'nodes', (
+           select coalesce(json_agg(json_build_object(
+                    'id', p.id, 'firstName', p.first_name, 'lastName', p.last_name, 'email', p.email, 'status', p.status,
+                    'positions', json_build_object('nodes', (
+                      select coalesce(json_agg(json_build_object(
+                               'jobTitle', po.job_title, 'email', po.email,
+                               'company', (select json_build_object('name', co.name, 'siren', co.siren)
+                                             from crm.companies co
+                                            where co.organisation_id = po.organisation_id and co.id = po.company_id))
+                             order by po.id), '[]')
+                        from crm.positions po
+                       where po.organisation_id = p.organisation_id and po.person_id = p.id)))
+                  order by p.n), '[]')
+             from (select m.*, row_number() over () as n
+                     from (select * from matching
+                            order by coalesce(last_name, ''), coalesce(first_name, ''), organisation_id, id
+                            limit 50) as m) as p))) as result`,
+  params: (variables) => [variables.search, variables.statuses, variables.since],
+  pgbench: (context) => {
+    const variables = prospectVariables(context);
+    return {
+      expressions: [":search", ":statuses", ":since"],
+      defines: { search: variables.search, statuses: `{${variables.statuses.join(",")}}`, since: variables.since },
+      setup: [],
+    };
+  },
+};
+
+const statusCountsQuery = /* GraphQL */ `
+  query StatusCounts {
+    peopleStatusCounts {
+      status
+      count
+    }
+    taskStatusCounts {
+      status
+      count
+    }
+    messageStatusCounts {
+      status
+      count
+    }
+  }
+`;
+
+/** Every value of each enumeration in its order, with the organisation's count (0 when none). */
+const statusCountsSql: SqlStatement = {
+  text: `
+select json_build_object(
+         'peopleStatusCounts', (select json_agg(json_build_object('status', s.value, 'count',
+                                  (select count(*)::int from crm.people t where t.status = s.value)) order by s.sort_order)
+                                  from reference.person_statuses s),
+         'taskStatusCounts', (select json_agg(json_build_object('status', s.value, 'count',
+                                (select count(*)::int from outreach.tasks t where t.status = s.value)) order by s.sort_order)
+                                from reference.task_statuses s),
+         'messageStatusCounts', (select json_agg(json_build_object('status', s.value, 'count',
+                                   (select count(*)::int from outreach.messages t where t.status = s.value)) order by s.sort_order)
+                                   from reference.message_statuses s)) as result`,
+  params: () => [],
+  pgbench: () => ({ expressions: [], defines: {}, setup: [] }),
+};
+
+/** The enrolment state a campaign page filters on. */
+export const ENROLLMENT_STATE = "active";
+
+const campaignEnrollmentsQuery = /* GraphQL */ `
+  query CampaignEnrollments($state: EnrollmentState!) {
+    campaigns(filter: { status: { equalTo: active } }, orderBy: CREATED_AT_ASC, first: 1) {
+      nodes {
+        id
+        name
+        campaignEnrollments(filter: { state: { equalTo: $state } }, orderBy: ENROLLED_AT_DESC, first: 50) {
+          totalCount
+          nodes {
+            id
+            enrolledAt
+            state
+            position {
+              jobTitle
+              person {
+                firstName
+                lastName
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
+/** The oldest active campaign, its enrolments in a state: the 50 latest and how many. */
+const campaignEnrollmentsSql: SqlStatement = {
+  text: `
+select json_build_object('campaigns', json_build_object('nodes', coalesce(json_agg(json_build_object(
+         'id', c.id, 'name', c.name,
+         'campaignEnrollments', json_build_object(
+           'totalCount', (select count(*) from outreach.campaign_enrollments e
+                           where e.organisation_id = c.organisation_id and e.campaign_id = c.id and e.state = $1),
+           'nodes', (
+             select coalesce(json_agg(json_build_object(
+                      'id', e.id, 'enrolledAt', to_char(e.enrolled_at, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'),
+                      'state', e.state,
+                      'position', (select json_build_object('jobTitle', po.job_title, 'person',
+                                            (select json_build_object('firstName', pe.first_name, 'lastName', pe.last_name)
+                                               from crm.people pe
+                                              where pe.organisation_id = po.organisation_id and pe.id = po.person_id))
+                                     from crm.positions po
+                                    where po.organisation_id = e.organisation_id and po.id = e.position_id))
+                    order by e.enrolled_at desc, e.organisation_id, e.id), '[]')
+               from (select * from outreach.campaign_enrollments e
+                      where e.organisation_id = c.organisation_id and e.campaign_id = c.id and e.state = $1
+                      order by e.enrolled_at desc, e.organisation_id, e.id
+                      limit 50) as e)))
+       order by c.created_at, c.organisation_id, c.id), '[]'))) as result
+  from (select * from outreach.campaigns where status = 'active'
+         order by created_at, organisation_id, id limit 1) as c`,
+  params: (variables) => [variables.state],
+  pgbench: () => ({ expressions: [":state"], defines: { state: ENROLLMENT_STATE }, setup: [] }),
 };
 
 let createdCounter = 0;
@@ -367,6 +541,30 @@ export const SCENARIOS: Scenario[] = [
     member: "probe",
     graphql: { query: dashboardQuery, variables: lastThirtyDays },
     sql: dashboardSql,
+  },
+  {
+    id: "prospect-list",
+    title: `Prospect list: search "${PROSPECT_SEARCH}", 2 statuses, created in the last 180 days, by last name, 50 with positions and companies, total, large organisation`,
+    kind: "read",
+    member: "large",
+    graphql: { query: prospectListQuery, variables: prospectVariables },
+    sql: prospectListSql,
+  },
+  {
+    id: "status-counts",
+    title: "Status counts: people, tasks and messages by status, large organisation",
+    kind: "read",
+    member: "large",
+    graphql: { query: statusCountsQuery, variables: () => ({}) },
+    sql: statusCountsSql,
+  },
+  {
+    id: "campaign-enrollments",
+    title: `Campaign page: a campaign's 50 latest enrolments in state ${ENROLLMENT_STATE}, with the total, large organisation`,
+    kind: "read",
+    member: "large",
+    graphql: { query: campaignEnrollmentsQuery, variables: () => ({ state: ENROLLMENT_STATE }) },
+    sql: campaignEnrollmentsSql,
   },
 ];
 

@@ -15,8 +15,8 @@ export function printWelcome(server: RunningServer, config: Config, logger?: Log
     `  ProspectFlow API is ready.`,
     `  GraphQL:  ${server.url}/graphql`,
     ...(config.graphiql ? [`  GraphiQL: ${server.url}/graphiql`] : []),
-    `  Token:    npm run token -- --email maya@acme.test --org acme`,
-    `            then send the header  Authorization: Bearer <token>`,
+    `  Token:    run Login in GraphiQL, or  npm run token -- --email maya@acme.test --org acme`,
+    `  Header:   ${JSON.stringify({ Authorization: "Bearer <token>" })}   (paste into GraphiQL's Headers pane)`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -37,7 +37,7 @@ async function fillOrganisation(organisationId: string): Promise<void> {
   for (let n = 0; n < 3; n++) {
     const person = id();
     await owner.query(
-      "insert into crm.people (organisation_id, id, first_name, email, status) values ($1, $2, $3, $4, 'contacted')",
+      "insert into crm.people (organisation_id, id, first_name, last_name, email, status) values ($1, $2, $3, 'Dupont', $4, 'contacted')",
       [organisationId, person, `P${n}`, `p${n}-${person}@bench.test`],
     );
     await owner.query(
@@ -88,6 +88,28 @@ beforeAll(async () => {
   };
   const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
   context = { members: { large: member, probe: member }, pixelTokens: 1, fromDay: day(29), toDay: day(0) };
+  // Enrolments for the campaign page's scenario, through the API (their tasks are queued by triggers).
+  const { rows: enrol } = await owner.query<{ campaign: string; position: string }>(
+    `select c.id as campaign, p.id as position from outreach.campaigns c join crm.positions p using (organisation_id)
+      where c.organisation_id = $1`,
+    [org.id],
+  );
+  for (const { campaign, position } of enrol) {
+    const response = await graphql(
+      server,
+      `
+        mutation ($c: UUID!, $p: UUID!) {
+          createCampaignEnrollment(input: { campaignEnrollment: { campaignId: $c, positionId: $p } }) {
+            campaignEnrollment {
+              id
+            }
+          }
+        }
+      `,
+      { token: member.token, variables: { c: campaign, p: position } },
+    );
+    expect(response.body.errors).toBeUndefined();
+  }
 });
 
 afterAll(async () => {

@@ -327,7 +327,11 @@ describe("mutations", () => {
 
   it.each([
     ["a malformed UUID", "query($id: UUID!) { person(id: $id) { id } }", { id: "not-a-uuid" }],
-    ["an unknown status", 'mutation { createPerson(input: { person: { status: "bogus" } }) { person { id } } }', {}],
+    [
+      "an unknown status",
+      "mutation($s: PersonStatus) { createPerson(input: { person: { status: $s } }) { person { id } } }",
+      { s: "bogus" },
+    ],
     [
       "a name that is too long",
       `mutation { createCompany(input: { company: { name: "${"x".repeat(201)}" } }) { company { id } } }`,

@@ -459,7 +459,7 @@ describe("the audit log", () => {
     );
     const personId = created.body.data!.createPerson.person.id as string;
     await call(
-      'mutation($id: UUID!) { updatePerson(input: { id: $id, patch: { status: "contacted" } }) { person { id } } }',
+      "mutation($id: UUID!) { updatePerson(input: { id: $id, patch: { status: contacted } }) { person { id } } }",
       { id: personId },
       org.token,
     );

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 async function schemaFingerprint(): Promise<string> {
   const { rows } = await owner.query(
-    `select string_agg(format('%s.%s', table_schema, table_name), ',' order by 1) as tables
+    `select string_agg(format('%s.%s', table_schema, table_name), ',' order by table_schema, table_name) as tables
        from information_schema.tables where table_schema in ('iam', 'crm', 'outreach', 'tracking')`,
   );
   return rows[0].tables as string;

@@ -40,7 +40,7 @@ describe("a campaign from creation to figures", () => {
     const positions = await createPositions(owner, org.id, 4);
     const campaign = (
       await run(
-        `mutation { createCampaign(input: { campaign: { name: "Q4 outreach", status: "active" } }) { campaign { id createdByUserId } } }`,
+        `mutation { createCampaign(input: { campaign: { name: "Q4 outreach", status: active } }) { campaign { id createdByUserId } } }`,
       )
     ).createCampaign.campaign;
     expect(campaign.createdByUserId).toBe(org.users.member);
@@ -51,7 +51,7 @@ describe("a campaign from creation to figures", () => {
     await run(createStep, { campaign: campaign.id, index: 1, delay: 3 });
     const experiment = (
       await run(
-        `mutation($step: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $step, name: "Subject line", status: "running" } }) { stepExperiment { id } } }`,
+        `mutation($step: UUID!) { createStepExperiment(input: { stepExperiment: { workflowStepId: $step, name: "Subject line", status: running } }) { stepExperiment { id } } }`,
         { step: first.id },
       )
     ).createStepExperiment.stepExperiment;
@@ -89,7 +89,7 @@ describe("a campaign from creation to figures", () => {
     for (const [i, task] of claimed.entries()) {
       const message = (
         await run(
-          `mutation($task: UUID!, $thread: String!) { createMessage(input: { message: { taskId: $task, status: "sent", providerThreadId: $thread, subject: "Hello" } })
+          `mutation($task: UUID!, $thread: String!) { createMessage(input: { message: { taskId: $task, status: sent, providerThreadId: $thread, subject: "Hello" } })
            { message { variantId stepExperimentId pixels { nodes { token } } } } }`,
           { task: task.id, thread: `thread-${i}` },
         )
@@ -107,7 +107,7 @@ describe("a campaign from creation to figures", () => {
       expect(response.status).toBe(200);
     }
     await run(
-      `mutation { createMessage(input: { message: { direction: "inbound", status: "received", providerThreadId: "thread-1", bodyText: "Yes!" } }) { message { enrollmentId } } }`,
+      `mutation { createMessage(input: { message: { direction: inbound, status: received, providerThreadId: "thread-1", bodyText: "Yes!" } }) { message { enrollmentId } } }`,
     );
 
     const today = new Date().toISOString().slice(0, 10);
@@ -120,15 +120,15 @@ describe("a campaign from creation to figures", () => {
       { id: campaign.id, day: today },
     );
     expect(figures.campaign.performance).toEqual({
-      enrolled: "4",
-      sent: "4",
-      opened: "2",
-      replied: "1",
-      openRate: "0.5000",
-      replyRate: "0.2500",
+      enrolled: 4,
+      sent: 4,
+      opened: 2,
+      replied: 1,
+      openRate: 0.5,
+      replyRate: 0.25,
     });
     expect(figures.campaign.dailyPerformance.nodes).toEqual([
-      { day: today, enrolled: "4", emailsSent: "4", emailsOpened: "2", emailsReplied: "1" },
+      { day: today, enrolled: 4, emailsSent: 4, emailsOpened: 2, emailsReplied: 1 },
     ]);
     // The second step was scheduled for three of the four (the one who replied had it cancelled).
     const [step0, step1] = figures.campaign.workflowSteps.nodes;
@@ -183,8 +183,8 @@ describe("bad input", () => {
     ).toBe("INVALID_INPUT");
     expect(
       await errorCode(
-        `mutation($c: UUID!) { updateCampaign(input: { id: $c, patch: { status: "running" } }) { campaign { id } } }`,
-        { c: campaign.id },
+        `mutation($c: UUID!, $s: CampaignStatus) { updateCampaign(input: { id: $c, patch: { status: $s } }) { campaign { id } } }`,
+        { c: campaign.id, s: "running" },
       ),
     ).toBe("INVALID_INPUT");
   });
@@ -192,7 +192,7 @@ describe("bad input", () => {
   it("a task transition that is not allowed is INVALID_TRANSITION", async () => {
     const [position] = await createPositions(owner, org.id, 1);
     const campaign = (
-      await run(`mutation { createCampaign(input: { campaign: { name: "Z", status: "active" } }) { campaign { id } } }`)
+      await run(`mutation { createCampaign(input: { campaign: { name: "Z", status: active } }) { campaign { id } } }`)
     ).createCampaign.campaign;
     await run(
       `mutation($c: UUID!) { createWorkflowStep(input: { workflowStep: { campaignId: $c, stepIndex: 0 } }) { workflowStep { id } } }`,

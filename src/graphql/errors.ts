@@ -94,6 +94,8 @@ const TENANT_ERRORS: Record<string, ErrorCode> = {
   PT042: ErrorCode.EMAIL_NOT_VERIFIED,
   PT043: ErrorCode.TOKEN_INVALID,
   PT044: ErrorCode.TOKEN_EXPIRED,
+  // Dashboard (PT130–PT139).
+  PT130: ErrorCode.INVALID_INPUT,
 };
 
 const INVALID_INPUT_STATES = new Set([
@@ -150,6 +152,10 @@ function describeDatabaseError(error: DatabaseErrorFields): SafeDescription | un
       code: ErrorCode.ALREADY_EXISTS,
       message: `Already exists: another row has the same unique value${constraint ? ` (${constraint})` : ""}.`,
     };
+  }
+  if (state === "23503" && constraint?.endsWith("_valid")) {
+    // A value outside an enumeration's lookup table (migrations/current/500): bad input, not a missing row.
+    return { code: ErrorCode.INVALID_INPUT, message: `Invalid input (violates ${constraint}).` };
   }
   if (state === "23503") {
     return {

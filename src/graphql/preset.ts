@@ -16,6 +16,11 @@ import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { createLogger, type Logger } from "../logger.ts";
 import { createMaskError } from "./errors.ts";
+import { EnumValuesPlugin } from "./enum-values-plugin.ts";
+import { DashboardFilterPreset } from "./filter-preset.ts";
+import { NameOrderPlugin } from "./name-order-plugin.ts";
+import { ruruOptions } from "./ruru-welcome.ts";
+import { SearchPlugin } from "./search-plugin.ts";
 import { NotFoundOnEmptyMutationPlugin } from "./not-found-plugin.ts";
 import { RequestErrorCodesPlugin } from "./request-error-codes-plugin.ts";
 import { TenantInflectionPlugin, TenantSmartTagsPlugin } from "./tenant-conventions-plugin.ts";
@@ -69,8 +74,12 @@ function guardParts(guards: GuardOptions | undefined, maskError: (error: GraphQL
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   const guards = guardParts(options.guards, createMaskError(options.logger ?? createLogger("warn")));
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, DashboardFilterPreset],
     plugins: [
+      // Dashboard: search, lookup-table enums (filters come with DashboardFilterPreset).
+      SearchPlugin,
+      NameOrderPlugin,
+      EnumValuesPlugin,
       TenantSmartTagsPlugin,
       TenantInflectionPlugin,
       NotFoundOnEmptyMutationPlugin,
@@ -106,6 +115,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         };
       },
     },
+    // Dashboard: GraphiQL opens on the project's operations with the header template.
+    ruru: ruruOptions(),
     grafserv: {
       graphqlPath: "/graphql",
       graphiql: options.graphiql,

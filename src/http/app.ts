@@ -149,6 +149,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Serv
   });
 
   if (metrics.servedHere) app.get("/metrics", metricsEndpoint(metrics.metrics, metrics.token));
+  // Development: the root opens GraphiQL.
+  if (edge.graphiql) app.get("/", (_req, res) => res.redirect(302, "/graphiql"));
 
   app.get(
     "/t/:token.gif",

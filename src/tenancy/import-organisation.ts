@@ -29,7 +29,7 @@ interface Organisation {
 class ImportRun {
   private readonly header = new Map<string, unknown>();
   private tables: TenantTable[] = [];
-  private current: { table: TenantTable; index: number; count: number } | undefined;
+  private current: { table: TenantTable; index: number; count: number; columns: string } | undefined;
   private lastIndex = -1;
   private batch: string[] = [];
   private batchChars = 0;
@@ -99,18 +99,25 @@ class ImportRun {
     }
     this.lastIndex = index;
     const table = this.tables[index]!;
-    this.current = { table, index, count: 0 };
+    // Generated columns (e.g. the search documents) are computed again, never inserted.
+    const { rows: columnRows } = await this.client.query<{ name: string }>(
+      `select quote_ident(attname) as name from pg_attribute
+        where attrelid = $1::regclass and attnum > 0 and not attisdropped and attgenerated = '' order by attnum`,
+      [quoteTableName(table.name)],
+    );
+    this.current = { table, index, count: 0, columns: columnRows.map((c) => c.name).join(", ") };
     await this.client.query(`alter table ${quoteTableName(table.name)} disable trigger user`);
   }
 
   private async flush(): Promise<void> {
     if (this.batch.length === 0) return;
     const quoted = quoteTableName(this.current!.table.name);
+    const columns = this.current!.columns;
     const rows = `[${this.batch.join(",")}]`;
     this.batch = [];
     this.batchChars = 0;
     await this.client.query(
-      `insert into ${quoted} select * from jsonb_populate_recordset(null::${quoted}, $1::jsonb)`,
+      `insert into ${quoted} (${columns}) select ${columns} from jsonb_populate_recordset(null::${quoted}, $1::jsonb)`,
       [rows],
     );
   }

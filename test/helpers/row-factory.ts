@@ -9,7 +9,10 @@ export type Row = Record<string, unknown>;
 
 /** A text value that passes the column's CHECK constraints, asked of PostgreSQL itself. */
 async function sampleText(owner: pg.Pool, table: string, column: ColumnInfo): Promise<string> {
-  const listed = column.checks.flatMap((check) => [...check.matchAll(/'([^'~]*)'::text/g)].map((m) => m[1]!));
+  const listed = [
+    ...(column.allowedValues ?? []),
+    ...column.checks.flatMap((check) => [...check.matchAll(/'([^'~]*)'::text/g)].map((m) => m[1]!)),
+  ];
   const candidates = [
     ...listed,
     `s${randomBytes(4).toString("hex")}@example.test`,
@@ -55,8 +58,13 @@ export async function sampleRowsFor(
     const existing = await owner.query(`select * from ${quoteTable(table.name)} where organisation_id = $1 limit 1`, [
       organisation.id,
     ]);
+    // Generated columns (search documents) are left out: rows are templates for inserts.
+    const writable = (row: Row) => {
+      for (const column of table.columns) if (column.generated) delete row[column.name];
+      return row;
+    };
     if (existing.rows[0]) {
-      rows.set(table.name, existing.rows[0] as Row);
+      rows.set(table.name, writable(existing.rows[0] as Row));
       continue;
     }
     const values: Row = { organisation_id: organisation.id };
@@ -83,7 +91,7 @@ export async function sampleRowsFor(
        values (${names.map((_, i) => `$${i + 1}`).join(", ")}) returning *`,
       names.map((n) => values[n]),
     );
-    rows.set(table.name, inserted[0] as Row);
+    rows.set(table.name, writable(inserted[0] as Row));
   }
   return rows;
 }

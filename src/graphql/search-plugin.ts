@@ -1,0 +1,142 @@
+// `search: String` on the people, companies and positions collections (every connection or list of
+// them, nested ones included): case- and accent-insensitive matching of names, emails, company
+// names, SIREN and job titles, served by the trigram indexes of migrations/current/510 on each
+// table's generated `search_document` column.
+// An argument rather than a filter operator: one box searches several columns (and, for positions,
+// the company), and the match can be ranked; `orderBy: SEARCH_RANK` puts the best matches first.
+import type { PgSelectQueryBuilder } from "postgraphile/@dataplan/pg";
+import { TYPES } from "postgraphile/@dataplan/pg";
+import { GraphQLError } from "postgraphile/graphql";
+import { sql, type SQL } from "postgraphile/pg-sql2";
+import { ErrorCode } from "./errors.ts";
+
+/** Longer queries are refused: a search box never needs more, and trigram work grows with length. */
+export const MAX_SEARCH_LENGTH = 100;
+
+interface Searchable {
+  /** The table's search document (its indexed generated column), for ranking. */
+  document(alias: SQL): SQL;
+  /**
+   * The ids of matching rows: a security-definer function of migrations/current/510 that reads the
+   * trigram index for the caller's organisation (under RLS, PostgreSQL cannot use the index for LIKE).
+   */
+  matching: SQL;
+  description: string;
+}
+
+const searchDocument = (alias: SQL) => sql`${alias}.search_document`;
+
+const SEARCHABLE: Record<string, Searchable> = {
+  "crm.people": {
+    document: searchDocument,
+    matching: sql`app_hidden.people_matching`,
+    description: "first name, last name or email",
+  },
+  "crm.companies": {
+    document: searchDocument,
+    matching: sql`app_hidden.companies_matching`,
+    description: "name, brand name, SIREN or headquarters SIRET",
+  },
+  "crm.positions": {
+    document: searchDocument,
+    matching: sql`app_hidden.positions_matching`,
+    description: "job title, work email, or the company's name or SIREN",
+  },
+};
+
+/**
+ * The search term reaches the SEARCH_RANK order through SQL, not through JavaScript: grafast may
+ * apply a constant `orderBy` while planning and `search` while executing, on different objects.
+ * So every searchable query joins a one-row `search_term` (null without a search), and
+ * SEARCH_RANK orders by the similarity of that term to the row's document.
+ */
+const SEARCH_TERM = sql.identifier("search_term");
+
+function searchableOf(codec: { extensions?: { pg?: { schemaName?: string; name?: string } } } | undefined) {
+  const pg = codec?.extensions?.pg;
+  return pg ? SEARCHABLE[`${pg.schemaName}.${pg.name}`] : undefined;
+}
+
+function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: unknown): void {
+  const query = typeof value === "string" ? value.trim() : "";
+  if (query.length > MAX_SEARCH_LENGTH) {
+    throw new GraphQLError(`search is at most ${MAX_SEARCH_LENGTH} characters long.`, {
+      extensions: { code: ErrorCode.INVALID_INPUT },
+    });
+  }
+  qb.join({
+    type: "cross",
+    from: sql`(select app_hidden.search_text(${sql.value(query === "" ? null : query)}) as q)`,
+    alias: SEARCH_TERM,
+  });
+  if (query === "") return;
+  const match = sql.identifier(Symbol("match"));
+  qb.where(sql`${qb.alias}.id in (select ${match} from ${searchable.matching}(${sql.value(query)}) as ${match})`);
+}
+
+export const SearchPlugin: GraphileConfig.Plugin = {
+  name: "ProspectFlowSearchPlugin",
+  version: "1.0.0",
+  description: "search: String on people, companies and positions, and orderBy SEARCH_RANK",
+  after: ["PgConnectionArgOrderByPlugin", "PgConditionArgumentPlugin", "PgConnectionArgFilterPlugin"],
+  schema: {
+    hooks: {
+      GraphQLObjectType_fields_field_args(args, build, context) {
+        const { isPgFieldConnection, isPgFieldSimpleCollection, pgFieldResource } = context.scope;
+        if (!(isPgFieldConnection || isPgFieldSimpleCollection) || !pgFieldResource || pgFieldResource.parameters) {
+          return args;
+        }
+        const searchable = searchableOf(pgFieldResource.codec);
+        if (!searchable) return args;
+        const search = {
+          description: `Only rows whose ${searchable.description} contains this text, ignoring case and accents ("lea" finds "Léa"); at most ${MAX_SEARCH_LENGTH} characters. Combine with \`orderBy: SEARCH_RANK\` for the best matches first.`,
+          type: build.graphql.GraphQLString,
+          // Always applied (an empty search matches everything), so SEARCH_RANK always finds search_term.
+          defaultValue: "",
+          // Grafast's own types are deliberately loose here; the connection's subplan is a PgSelectStep.
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          applyPlan(_parent: unknown, $target: any, arg: any) {
+            const $select = isPgFieldConnection ? $target.getSubplan() : $target;
+            arg.apply($select, (qb: PgSelectQueryBuilder, value: unknown) => {
+              applySearch(searchable, qb, value);
+              return undefined;
+            });
+          },
+        };
+        // Next to orderBy, for readers of the schema (nothing depends on the position).
+        const entries = Object.entries(args);
+        const at = entries.findIndex(([name]) => name === "orderBy");
+        entries.splice(at === -1 ? entries.length : at, 0, ["search", search]);
+        return Object.fromEntries(entries) as typeof args;
+      },
+      GraphQLEnumType_values(values, build, context) {
+        // The enum scope's codec type is not exported by graphile-build-pg; only extensions.pg is read.
+        const { isPgRowSortEnum, pgCodec } = context.scope as { isPgRowSortEnum?: boolean; pgCodec?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+        const searchable = searchableOf(pgCodec);
+        if (!isPgRowSortEnum || !searchable) return values;
+        return build.extend(
+          values,
+          {
+            SEARCH_RANK: {
+              description: "Best matches of `search` first (without `search`, no effect).",
+              extensions: {
+                grafast: {
+                  apply(qb: PgSelectQueryBuilder) {
+                    qb.orderBy({
+                      fragment: sql`extensions.word_similarity(${SEARCH_TERM}.q, ${searchable.document(qb.alias)})`,
+                      codec: TYPES.float4,
+                      direction: "DESC",
+                      // Null without a search: no effect on the order, and cursors stay valid.
+                      nullable: true,
+                    });
+                  },
+                },
+              },
+            },
+          },
+          "Adding SEARCH_RANK to a searchable table's orderBy",
+        );
+      },
+    },
+  },
+};
