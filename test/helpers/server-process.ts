@@ -38,6 +38,9 @@ export function serverEnvironment(extra: Record<string, string>): NodeJS.Process
     THROTTLING: "off",
   };
   for (const name of INHERITED_CONFIGURATION) delete environment[name];
+  // In production the "ready" line is a pino line at info level: a warn-level server would start
+  // without telling the test its address.
+  if (extra.NODE_ENV === "production") environment.LOG_LEVEL = "info";
   return { ...environment, ...extra };
 }
 
