@@ -51,6 +51,8 @@ export interface Config {
   startupTimeoutMs: number;
   /** How long in-flight requests may run after SIGTERM before their connections are cut. */
   shutdownTimeoutMs: number;
+  /** Read replicas (READ_*): GraphQL queries run there, mutations on the primary. Empty list = none. */
+  readReplicas: ReadReplicaConfig;
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -59,6 +61,15 @@ export interface Config {
     /** Folder holding pg_dump/pg_restore; undefined means "find them on PATH". */
     pgBinDirectory: string | undefined;
   };
+}
+
+export interface ReadReplicaConfig {
+  /** Authenticator URLs of the replicas (READ_DATABASE_URL, comma-separated); empty = no replica routing. */
+  urls: string[];
+  /** A replica further behind the primary than this is skipped (queries go to the primary). */
+  maxLagMs: number;
+  /** How often each instance measures its replicas' replay position and lag. */
+  checkIntervalMs: number;
 }
 
 /** What the configuration is for: serving needs the JWT secret; maintenance tools (migrate, backup) do not. */
@@ -130,6 +141,9 @@ const environmentSchema = z.object({
   MIGRATE_ON_START: booleanFlag,
   DATABASE_STARTUP_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  READ_DATABASE_URL: optionalString,
+  READ_REPLICA_MAX_LAG_MS: integer(50, 600_000).default(1_000),
+  READ_REPLICA_CHECK_INTERVAL_MS: integer(20, 60_000).default(200),
   BACKUP_DIR: optionalString,
   BACKUP_RETENTION_DAYS: integer(1, 3650).default(30),
   PG_BIN_DIR: optionalString,
@@ -178,6 +192,8 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
     throw new ConfigError(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes long.`);
   }
 
+  const readReplicas = resolveReadReplicas(env, database);
+
   return {
     nodeEnv: env.NODE_ENV,
     isProduction,
@@ -199,6 +215,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
     migrateOnStart,
     startupTimeoutMs: env.DATABASE_STARTUP_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    readReplicas,
     backup: {
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,
@@ -245,6 +262,40 @@ function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwne
     authenticatorUrl: env.AUTH_DATABASE_URL,
     shadowUrl: env.SHADOW_DATABASE_URL,
   };
+}
+
+/** READ_DATABASE_URL: one or more authenticator URLs of read replicas, comma-separated. */
+function resolveReadReplicas(env: z.infer<typeof environmentSchema>, database: DatabaseConfig): ReadReplicaConfig {
+  const urls = (env.READ_DATABASE_URL ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  const settings = { maxLagMs: env.READ_REPLICA_MAX_LAG_MS, checkIntervalMs: env.READ_REPLICA_CHECK_INTERVAL_MS };
+  if (urls.length === 0) return { urls, ...settings };
+  if (database.kind !== "external") {
+    throw new ConfigError("READ_DATABASE_URL needs an external primary: set DATABASE_URL and AUTH_DATABASE_URL too.");
+  }
+  if (urls.length > 16) throw new ConfigError(`READ_DATABASE_URL names ${urls.length} replicas; at most 16.`);
+  const authenticator = new URL(database.authenticatorUrl).username;
+  urls.forEach((url, index) => {
+    const parsed = postgresUrl.safeParse(url);
+    if (!parsed.success) {
+      throw new ConfigError(`READ_DATABASE_URL, replica ${index + 1}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    }
+    if (new URL(url).username !== authenticator) {
+      throw new ConfigError(
+        `READ_DATABASE_URL, replica ${index + 1}: must log in as the authenticator (${authenticator}, as ` +
+          "AUTH_DATABASE_URL does): RLS and the tenant check run there exactly as on the primary.",
+      );
+    }
+  });
+  if (env.READ_REPLICA_CHECK_INTERVAL_MS * 2 > env.READ_REPLICA_MAX_LAG_MS) {
+    throw new ConfigError(
+      "READ_REPLICA_CHECK_INTERVAL_MS must be at most half of READ_REPLICA_MAX_LAG_MS: the lag is measured " +
+        "once per interval, so a longer interval could not keep replicas within the bound.",
+    );
+  }
+  return { urls, ...settings };
 }
 
 /** A server that neither migrates nor loads demo data never logs in as the owner. */

@@ -9,6 +9,8 @@ import { connectDatabase } from "./db/bootstrap.ts";
 import { databaseNameOf, withDatabase, type DatabaseUrls } from "./db/connection-urls.ts";
 import { loadDemoDataIfEmpty } from "./db/demo-data.ts";
 import { migrationsFolder, runCommittedMigrations } from "./db/migrations.ts";
+import { createReadRouter } from "./db/replicas/read-routing.ts";
+import { ReplicaSet } from "./db/replicas/replica-set.ts";
 import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "./db/prepare-database.ts";
 import { assertServingRoleIsSafe } from "./db/serving-role-check.ts";
 import { createPreset } from "./graphql/preset.ts";
@@ -24,6 +26,8 @@ export type ServingUrls = Omit<DatabaseUrls, "ownerUrl"> & { ownerUrl: string | 
 export interface RunningServer {
   url: string;
   database: { urls: ServingUrls; stop(): Promise<void> };
+  /** The read replicas (READ_DATABASE_URL) and their monitor; replicaStatus() feeds /readyz and metrics. */
+  replicas: ReplicaSet | undefined;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the pool, stops the embedded database. */
   close(): Promise<void>;
 }
@@ -44,6 +48,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       ? { urls: config.database, stop: async () => {} }
       : await connectDatabase(config, logger);
   let pool: pg.Pool | undefined;
+  let replicas: ReplicaSet | undefined;
   let pgl: PostGraphileInstance | undefined;
   try {
     const committed = readCommittedMigrations(migrationsFolder);
@@ -69,6 +74,20 @@ export async function startServer(config: Config, logger: Logger, options: Start
       client.on("error", (error) => logger.warn({ err: error }, "database connection lost during a request"));
     });
 
+    // Read replicas: their pools and monitor. An unreachable replica does not stop start-up; it
+    // is skipped (queries go to the primary) and reported by /readyz until it answers.
+    if (config.readReplicas.urls.length > 0) {
+      replicas = new ReplicaSet({
+        ...config.readReplicas,
+        pool: config.pool,
+        applicationName: APPLICATION_NAME,
+        primaryPool: pool,
+        logger,
+      });
+      await replicas.start();
+    }
+    const readRouter = replicas && createReadRouter({ replicaSet: replicas, primaryPool: pool, logger });
+
     if (options.watchSchema && database.urls.rootUrl === undefined) {
       logger.warn("schema watch needs ROOT_DATABASE_URL (a superuser installs the watch fixtures); watching disabled");
     }
@@ -83,6 +102,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         graphiql: config.graphiql,
         statementTimeoutMs: config.pool.statementTimeoutMs,
         tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
+        readRouter,
       }),
     );
     // Build the schema now, so a broken schema fails start-up instead of the first request.
@@ -92,7 +112,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       authenticatorPool: pool,
       jwtSecret,
       logger,
-      readiness: { pool, committed, logger },
+      readiness: { pool, committed, logger, replicas },
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -103,19 +123,24 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const url = `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
 
     const ownedPool = pool;
+    const ownedReplicas = replicas;
     const ownedPgl = pgl;
     let closing: Promise<void> | undefined;
     return {
       url,
       database,
+      replicas,
       close() {
         closing ??= (async () => {
           await drainHttp(server, config.shutdownTimeoutMs, logger);
           await ownedPgl.release();
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
-          await settleWithin(ownedPool.end(), config.pool.statementTimeoutMs, () =>
-            logger.warn("database connections still busy after the statement timeout; exiting anyway"),
+          await ownedReplicas?.stop();
+          await settleWithin(
+            Promise.all([ownedPool.end(), ownedReplicas?.end()]),
+            config.pool.statementTimeoutMs,
+            () => logger.warn("database connections still busy after the statement timeout; exiting anyway"),
           );
           await database.stop();
         })();
@@ -124,6 +149,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     };
   } catch (error) {
     await Promise.resolve(pgl?.release()).catch(() => {});
+    await replicas?.stop().catch(() => {});
+    await replicas?.end().catch(() => {});
     await pool?.end().catch(() => {});
     await database.stop().catch(() => {});
     throw error;

@@ -5,6 +5,7 @@ import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { pgSettingsFor } from "../auth/request-authentication.ts";
+import type { ReadRouter } from "../db/replicas/read-routing.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { maskError } from "./errors.ts";
@@ -24,6 +25,8 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Signs the tokens that register, login and switchOrganisation return. */
   tokens: { jwtSecret: string; lifetimeSeconds: number };
+  /** Read replicas (READ_DATABASE_URL): routes each request's withPgClient; undefined = primary only. */
+  readRouter?: ReadRouter | undefined;
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
@@ -59,6 +62,15 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
             ...args.contextValue?.pgSettings,
             ...pgSettingsFor(authentication, options.statementTimeoutMs),
           },
+          // Queries on a replica that has the client's writes, mutations on the primary (src/db/replicas).
+          ...options.readRouter?.contextFor({
+            document: args.document,
+            operationName: args.operationName,
+            primary: args.contextValue?.withPgClient,
+            authentication,
+            req: requestContext.expressv4?.req,
+            res: requestContext.expressv4?.res,
+          }),
         };
       },
     },
