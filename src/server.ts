@@ -137,10 +137,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
           await ownedReplicas?.stop();
-          await settleWithin(
-            Promise.all([ownedPool.end(), ownedReplicas?.end()]),
-            config.pool.statementTimeoutMs,
-            () => logger.warn("database connections still busy after the statement timeout; exiting anyway"),
+          await settleWithin(Promise.all([ownedPool.end(), ownedReplicas?.end()]), config.pool.statementTimeoutMs, () =>
+            logger.warn("database connections still busy after the statement timeout; exiting anyway"),
           );
           await database.stop();
         })();

@@ -153,10 +153,12 @@ function sessionKey(authentication: RequestAuthentication | undefined): string |
  */
 export class WritePositions {
   private readonly positions = new Map<string, { lsn: Lsn; at: number }>();
-  constructor(
-    private readonly windowMs: number,
-    private readonly limit = 100_000,
-  ) {}
+  private readonly windowMs: number;
+  private readonly limit: number;
+  constructor(windowMs: number, limit = 100_000) {
+    this.windowMs = windowMs;
+    this.limit = limit;
+  }
 
   remember(key: string, lsn: Lsn, now = Date.now()): void {
     const known = this.positions.get(key);
