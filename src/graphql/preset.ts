@@ -66,7 +66,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
           ...options.readRouter?.contextFor({
             document: args.document,
             operationName: args.operationName,
-            primary: args.contextValue?.withPgClient,
+            primary: args.contextValue.withPgClient,
             authentication,
             req: requestContext.expressv4?.req,
             res: requestContext.expressv4?.res,
