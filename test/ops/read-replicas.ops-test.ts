@@ -254,8 +254,16 @@ describe("a paused replica", () => {
     await replica.query("select pg_wal_replay_pause()");
     try {
       const name = `While paused ${randomUUID()}`;
-      const created = await gql(serverA, CREATE_COMPANY, { token: alice.token, variables: { name } });
+      // Everything after the write in the same request (the payload's query) reads the primary.
+      const created = await gql(
+        serverA,
+        `mutation($name: String!) { createCompany(input: { company: { name: $name } }) {
+          query { companies { nodes { name } } } } }`,
+        { token: alice.token, variables: { name } },
+      );
       expect(created.body.errors).toBeUndefined();
+      const payload = created.body.data!.createCompany as { query: { companies: { nodes: { name: string }[] } } };
+      expect(payload.query.companies.nodes.map((node) => node.name)).toContain(name);
       // Read-your-writes: the other instance, given the write's position, reads the primary...
       expect(await companyNames(serverB, alice, created.lsn)).toContain(name);
       // ...and so does the instance that served the write, without the header.
@@ -330,14 +338,15 @@ describe("an unreachable replica", () => {
     await server?.close();
   });
 
-  it("is skipped and reported; requests are served by the other replica or the primary, and a restarted replica is used again", async () => {
+  it("is skipped and reported (as is a primary listed as a replica); requests are served by the working replica or the primary, and a restarted replica is used again", async () => {
     const nowhere = new URL(replicaUrl);
     nowhere.port = String(await findFreePort());
     server = await startServerFor(
       { authenticatorUrl: database.urls.authenticatorUrl },
       {
         MIGRATE_ON_START: "false",
-        READ_DATABASE_URL: `${nowhere.toString()}, ${replicaUrl}`,
+        // The third is the primary itself, listed by mistake: it does not replay anything.
+        READ_DATABASE_URL: `${nowhere.toString()}, ${replicaUrl}, ${database.urls.authenticatorUrl}`,
         READ_REPLICA_MAX_LAG_MS: String(MAX_LAG_MS),
         READ_REPLICA_CHECK_INTERVAL_MS: String(CHECK_INTERVAL_MS),
       },
@@ -347,6 +356,7 @@ describe("an unreachable replica", () => {
     expect(report.replicas.map(({ name, state, usable }) => ({ name, state, usable }))).toEqual([
       { name: "replica-1", state: "unreachable", usable: false },
       { name: "replica-2", state: "ok", usable: true },
+      { name: "replica-3", state: "not_a_replica", usable: false },
     ]);
     const before = await served(server, 1);
     expect(await companyNames(server, bob)).toEqual([]);
@@ -356,9 +366,11 @@ describe("an unreachable replica", () => {
     try {
       // Whether or not the monitor has noticed yet, the query is answered (by the primary).
       expect(await companyNames(server, bob)).toEqual([]);
-      const down = await waitFor("/readyz to report both replicas unreachable", async () => {
+      const down = await waitFor("/readyz to report both real replicas unreachable", async () => {
         const current = await readiness(server!);
-        return current.replicas.every((entry) => entry.state === "unreachable") ? current : undefined;
+        return current.replicas[0]!.state === "unreachable" && current.replicas[1]!.state === "unreachable"
+          ? current
+          : undefined;
       });
       expect(down.status).toBe(200);
       expect(await companyNames(server, bob)).toEqual([]);

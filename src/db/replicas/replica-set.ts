@@ -69,6 +69,8 @@ export class ReplicaSet {
   private readonly logger: Logger;
   /** (time, primary position) samples, oldest first. */
   private history: { at: number; lsn: Lsn }[] = [];
+  /** The primary's pg_control_system().system_identifier: a replica of another cluster has another. */
+  private primarySystem: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -190,10 +192,14 @@ export class ReplicaSet {
     let primaryLsn: Lsn | undefined;
     try {
       const { rows } = await withTimeout(
-        this.primaryPool.query<{ lsn: string }>("select pg_catalog.pg_current_wal_lsn()::text as lsn"),
+        this.primaryPool.query<{ lsn: string; system: string }>(
+          "select pg_catalog.pg_current_wal_lsn()::text as lsn, " +
+            "(select system_identifier::text from pg_catalog.pg_control_system()) as system",
+        ),
         deadline,
       );
       primaryLsn = parseLsn(rows[0]?.lsn);
+      this.primarySystem = rows[0]?.system;
     } catch (error) {
       // Without the primary's position no lag can be bounded: replicas are not trusted meanwhile.
       this.logger.warn({ err: error }, "replica monitor: the primary's WAL position is unreadable");
@@ -211,9 +217,10 @@ export class ReplicaSet {
     let problem: unknown;
     try {
       const { rows } = await withTimeout(
-        replica.pool.query<{ recovering: boolean; replay: string | null; paused: boolean }>(
+        replica.pool.query<{ recovering: boolean; replay: string | null; paused: boolean; system: string }>(
           "select pg_catalog.pg_is_in_recovery() as recovering, pg_catalog.pg_last_wal_replay_lsn()::text as replay, " +
-            "pg_catalog.pg_is_in_recovery() and pg_catalog.pg_is_wal_replay_paused() as paused",
+            "pg_catalog.pg_is_in_recovery() and pg_catalog.pg_is_wal_replay_paused() as paused, " +
+            "(select system_identifier::text from pg_catalog.pg_control_system()) as system",
         ),
         deadline,
       );
@@ -221,8 +228,9 @@ export class ReplicaSet {
       replica.replayLsn = parseLsn(row.replay);
       replica.replayPaused = row.paused;
       replica.checkedAt = Date.now();
-      if (!row.recovering) {
-        // A promoted replica (or a primary listed by mistake) does not follow the primary any more.
+      if (!row.recovering || (this.primarySystem !== undefined && row.system !== this.primarySystem)) {
+        // A promoted replica, a primary listed by mistake, or a standby of another cluster (its
+        // positions mean nothing here): it does not follow this primary.
         replica.state = "not_a_replica";
         replica.caughtUpTo = undefined;
       } else if (primaryLsn === undefined) {
