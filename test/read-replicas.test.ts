@@ -6,10 +6,14 @@ import { readFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { parse } from "graphql";
+import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import { loadConfig, projectRoot } from "../src/config.ts";
 import { formatLsn, maxLsn, parseLsn } from "../src/db/replicas/lsn.ts";
-import { WritePositions } from "../src/db/replicas/read-routing.ts";
+import { createReadRouter, WritePositions } from "../src/db/replicas/read-routing.ts";
+import { ReplicaSet } from "../src/db/replicas/replica-set.ts";
+import { createLogger } from "../src/logger.ts";
 
 const execFileAsync = promisify(execFile);
 const external = {
@@ -116,5 +120,122 @@ describe("PgBouncer's replica entry", () => {
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+});
+
+describe("per-request routing (fake pools: which database each operation reaches)", () => {
+  const SESSION = "5b0c3a59-3f4e-4f53-9d84-0d7a8c3f0b11";
+  const member = (issuedAtSeconds = Math.floor(Date.now() / 1000) - 60) => ({
+    kind: "member" as const,
+    userId: "0d3c4e1a-2b6f-4f0e-8a61-6a2f5d7c9e01",
+    organisationId: "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
+    sessionId: SESSION,
+    issuedAt: issuedAtSeconds,
+  });
+
+  /** A replica set whose single replica's connections are fakes that fail as told. */
+  function setUp(options: { replayLsn?: string; failWith?: unknown } = {}) {
+    const calls: string[] = [];
+    const primaryPool = {
+      query: async () => ({ rows: [{ lsn: "0/500" }] }),
+    } as unknown as pg.Pool;
+    const replicaSet = new ReplicaSet({
+      urls: ["postgres://authenticator@127.0.0.1:1/never"],
+      maxLagMs: 1_000,
+      checkIntervalMs: 100,
+      pool: { max: 1, connectionTimeoutMs: 100, idleTimeoutMs: 1_000 },
+      applicationName: "test",
+      primaryPool,
+      logger: createLogger("silent"),
+    });
+    const replica = replicaSet.replicas[0]!;
+    Object.assign(replica, { state: "ok", caughtUpTo: Date.now(), replayLsn: parseLsn(options.replayLsn ?? "0/400") });
+    const fakeClient = {
+      query: async (query: { text: string } | string) => {
+        const text = typeof query === "string" ? query : query.text;
+        if (text === "select 1" && options.failWith) throw options.failWith;
+        return { rows: [], rowCount: 0 };
+      },
+      addListener() {},
+      removeListener() {},
+      release() {},
+    };
+    replica.pool.connect = (async () => {
+      if (options.failWith === "connect") throw new Error("ECONNREFUSED");
+      return fakeClient;
+    }) as unknown as typeof replica.pool.connect;
+    const router = createReadRouter({ replicaSet, primaryPool, logger: createLogger("silent") });
+    const primary = (async (_settings: unknown, callback: (client: unknown) => unknown) => {
+      calls.push("primary");
+      return callback({ query: async () => ({ rows: [] }) });
+    }) as unknown as Parameters<typeof router.contextFor>[0]["primary"];
+    /** Runs one operation's database call through the router; says where it ran. */
+    const run = async (
+      source: string,
+      extra: { authentication?: ReturnType<typeof member>; header?: string; headers?: Record<string, string> } = {},
+    ) => {
+      const before = { primary: calls.length, replica: replica.served };
+      const headers = extra.headers ?? {};
+      const context = router.contextFor({
+        document: parse(source),
+        operationName: undefined,
+        primary,
+        authentication: extra.authentication ?? member(),
+        req: { get: (name: string) => (name === "x-prospectflow-lsn" ? extra.header : undefined) } as never,
+        res: { headersSent: false, setHeader: (name: string, value: string) => (headers[name] = value) } as never,
+      });
+      const withPgClient = context.withPgClient ?? primary!;
+      await withPgClient(null, (client: { query(q: { text: string }): Promise<unknown> }) =>
+        client.query({ text: "select 1" }),
+      );
+      return calls.length > before.primary ? "primary" : replica.served > before.replica ? "replica" : "nowhere";
+    };
+    return { run, replica, router };
+  }
+
+  it("sends a query to the replica and a mutation to the primary, which remembers and returns the write position", async () => {
+    const { run, router } = setUp();
+    expect(await run("{ companies { totalCount } }")).toBe("replica");
+    const headers: Record<string, string> = {};
+    expect(await run("mutation { logout(input: {}) { result } }", { headers })).toBe("primary");
+    expect(headers).toEqual({ "x-prospectflow-lsn": "0/500" });
+    expect(router.writePositions.lookup(SESSION)).toBe(0x500n);
+  });
+
+  it("keeps a session that wrote beyond the replica's position on the primary, and uses the replica once it has caught up", async () => {
+    const { run, replica } = setUp({ replayLsn: "0/400" });
+    await run("mutation { logout(input: {}) { result } }");
+    expect(await run("{ companies { totalCount } }")).toBe("primary");
+    replica.replayLsn = 0x500n;
+    expect(await run("{ companies { totalCount } }")).toBe("replica");
+  });
+
+  it("honours an echoed X-ProspectFlow-LSN beyond the replica, and ignores one that is not a position", async () => {
+    const { run } = setUp({ replayLsn: "0/400" });
+    expect(await run("{ companies { totalCount } }", { header: "0/401" })).toBe("primary");
+    expect(await run("{ companies { totalCount } }", { header: "0/400" })).toBe("replica");
+    expect(await run("{ companies { totalCount } }", { header: "FFFFFFFF/FFFFFFFF; x" })).toBe("replica");
+  });
+
+  it("reads a fresh token's queries from the primary, an older token's from the replica", async () => {
+    const { run } = setUp();
+    expect(await run("{ companies { totalCount } }", { authentication: member(Math.floor(Date.now() / 1000)) })).toBe(
+      "primary",
+    );
+    expect(await run("{ companies { totalCount } }", { authentication: member() })).toBe("replica");
+  });
+
+  it("retries on the primary when the replica refuses the connection (and skips it) or cancels the read for replay", async () => {
+    const refused = setUp({ failWith: "connect" });
+    expect(await refused.run("{ companies { totalCount } }")).toBe("primary");
+    expect(refused.replica.state).toBe("unreachable");
+    const conflict = setUp({ failWith: Object.assign(new Error("conflict with recovery"), { code: "40001" }) });
+    expect(await conflict.run("{ companies { totalCount } }")).toBe("primary");
+    expect(conflict.replica.state).toBe("ok");
+  });
+
+  it("does not retry the client's own errors (a revoked session) on the primary", async () => {
+    const { run } = setUp({ failWith: Object.assign(new Error("Session ended"), { code: "PT005" }) });
+    await expect(run("{ companies { totalCount } }")).rejects.toMatchObject({ code: "PT005" });
   });
 });
