@@ -225,10 +225,14 @@ describe("per-request routing (fake pools: which database each operation reaches
     expect(await run("{ companies { totalCount } }", { authentication: member() })).toBe("replica");
   });
 
-  it("retries on the primary when the replica refuses the connection (and skips it) or cancels the read for replay", async () => {
+  it("retries on the primary when the replica refuses the connection or drops it (and skips it), or cancels the read for replay", async () => {
     const refused = setUp({ failWith: "connect" });
     expect(await refused.run("{ companies { totalCount } }")).toBe("primary");
     expect(refused.replica.state).toBe("unreachable");
+    // PgBouncer in front of a replica that went away answers with a connection exception.
+    const behindBouncer = setUp({ failWith: Object.assign(new Error("server conn crashed?"), { code: "08P01" }) });
+    expect(await behindBouncer.run("{ companies { totalCount } }")).toBe("primary");
+    expect(behindBouncer.replica.state).toBe("unreachable");
     const conflict = setUp({ failWith: Object.assign(new Error("conflict with recovery"), { code: "40001" }) });
     expect(await conflict.run("{ companies { totalCount } }")).toBe("primary");
     expect(conflict.replica.state).toBe("ok");

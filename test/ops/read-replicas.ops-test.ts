@@ -3,15 +3,17 @@
 // Queries are served by the replica, mutations by the primary; a writer reads its write on the
 // other instance too (X-ProspectFlow-LSN); a paused replica is skipped, reported by /readyz and
 // used again once resumed; a revoked session is refused within READ_REPLICA_MAX_LAG_MS; an
-// unreachable replica never fails a request.
+// unreachable replica never fails a request, directly or behind PgBouncer (the compose layout).
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt.ts";
 import { findFreePort } from "../../src/db/embedded-postgres.ts";
+import { parseLsn } from "../../src/db/replicas/lsn.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { TEST_JWT_SECRET } from "../helpers/http-server.ts";
+import { startPgBouncer, type RunningPgBouncer } from "../helpers/pgbouncer.ts";
 import {
   createWorkspace,
   debianServerBinaries,
@@ -383,5 +385,73 @@ describe("an unreachable replica", () => {
     const again = await served(server, 1);
     expect(await companyNames(server, bob)).toEqual([]);
     expect(await served(server, 1)).toBeGreaterThan(again);
+  });
+});
+
+describe("through PgBouncer (the compose layout)", () => {
+  let bouncer: RunningPgBouncer | undefined;
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.terminate();
+    await bouncer?.stop();
+  });
+
+  it("reads through the <database>_replica entry and writes through the primary's; a replica stopped behind PgBouncer fails no request", async () => {
+    bouncer = await startPgBouncer({
+      database: database.name,
+      authUser: database.authenticatorRole,
+      authPassword: database.password,
+      postgresHost: "127.0.0.1",
+      postgresPort: primary.port,
+      maxServerConnections: 10,
+      queryWaitTimeoutSeconds: 3,
+      replica: { host: "127.0.0.1", port: replica.port },
+    });
+    expect(bouncer.config).toContain(
+      `${database.name}_replica = host=127.0.0.1 port=${replica.port} dbname=${database.name}`,
+    );
+    const primaryThroughBouncer = bouncer.urlFor(database.authenticatorRole, database.password);
+    const replicaThroughBouncer = new URL(primaryThroughBouncer);
+    replicaThroughBouncer.pathname = `/${database.name}_replica`;
+    server = await startServerProcess({
+      ...replicaEnvironment(),
+      AUTH_DATABASE_URL: primaryThroughBouncer,
+      READ_DATABASE_URL: replicaThroughBouncer.toString(),
+      DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE: "0",
+    });
+    expect((await readiness(server)).replicas[0]).toMatchObject({ state: "ok", usable: true });
+    const name = `Through PgBouncer ${randomUUID()}`;
+    const created = await gql(server, CREATE_COMPANY, { token: bob.token, variables: { name } });
+    expect(created.body.errors).toBeUndefined();
+    expect(await companyNames(server, bob, created.lsn)).toEqual([name]);
+    // This instance remembers Bob's write: it reads the replica once its monitor has seen it replayed.
+    await waitFor("the server to see the replica past the write", async () => {
+      const replayed = parseLsn((await readiness(server!)).replicas[0]!.replayLsn);
+      return replayed !== undefined && replayed >= parseLsn(created.lsn)! ? true : undefined;
+    });
+    const before = await served(server);
+    expect(await companyNames(server, bob)).toEqual([name]);
+    expect(await served(server)).toBeGreaterThan(before);
+
+    await replica.stop("fast");
+    try {
+      // PgBouncer still accepts the connection; the failure comes as an error from it (class 08),
+      // which the server retries on the primary, before and after the monitor notices.
+      for (let attempt = 0; attempt < 5; attempt++) expect(await companyNames(server, bob)).toEqual([name]);
+      const down = await waitFor("/readyz to report the replica unreachable", async () => {
+        const report = await readiness(server!);
+        return report.replicas[0]!.state === "unreachable" ? report : undefined;
+      });
+      expect(down.status).toBe(200);
+      expect(await companyNames(server, bob)).toEqual([name]);
+    } finally {
+      await replica.start();
+    }
+    await waitFor("the restarted replica to be used again", async () =>
+      (await readiness(server!)).replicas[0]!.usable ? true : undefined,
+    );
+    const again = await served(server);
+    expect(await companyNames(server, bob)).toEqual([name]);
+    expect(await served(server)).toBeGreaterThan(again);
   });
 });

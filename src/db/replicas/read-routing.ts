@@ -46,6 +46,18 @@ class ReplicaConnectFailed extends Error {
  */
 const RETRY_ON_PRIMARY = new Set(["40001", "40P01", "57P01", "57P02", "57P03"]);
 
+/**
+ * The replica (or the PgBouncer in front of it) is gone: connection exceptions (class 08, which
+ * PgBouncer also sends when it cannot reach the server) and node-postgres's own error for a
+ * connection that closed mid-query. Retried on the primary, and the replica is skipped until its
+ * next successful check.
+ */
+function replicaWentAway(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === "string") return code.startsWith("08");
+  return typeof message === "string" && /^Connection terminated/.test(message);
+}
+
 export function createReadRouter(options: {
   replicaSet: ReplicaSet;
   primaryPool: pg.Pool;
@@ -121,8 +133,8 @@ export function createReadRouter(options: {
           replica.served++;
           return result;
         } catch (error) {
-          if (error instanceof ReplicaConnectFailed) {
-            replicaSet.markUnreachable(replica, error.cause);
+          if (error instanceof ReplicaConnectFailed || replicaWentAway(error)) {
+            replicaSet.markUnreachable(replica, error instanceof ReplicaConnectFailed ? error.cause : error);
             chosen = "primary";
             return primary(pgSettings, callback);
           }
