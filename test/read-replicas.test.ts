@@ -243,3 +243,44 @@ describe("per-request routing (fake pools: which database each operation reaches
     await expect(run("{ companies { totalCount } }")).rejects.toMatchObject({ code: "PT005" });
   });
 });
+
+describe("choosing among replicas", () => {
+  const replicaSet = () =>
+    new ReplicaSet({
+      urls: ["postgres://authenticator@127.0.0.1:1/a", "postgres://authenticator@127.0.0.1:1/b"],
+      maxLagMs: 1_000,
+      checkIntervalMs: 100,
+      pool: { max: 1, connectionTimeoutMs: 100, idleTimeoutMs: 1_000 },
+      applicationName: "test",
+      primaryPool: {} as pg.Pool,
+      logger: createLogger("silent"),
+    });
+
+  it("alternates between usable replicas, and takes only one that has replayed the required position", () => {
+    const set = replicaSet();
+    const [first, second] = set.replicas as [(typeof set.replicas)[0], (typeof set.replicas)[0]];
+    Object.assign(first, { state: "ok", caughtUpTo: Date.now(), replayLsn: 0x100n });
+    Object.assign(second, { state: "ok", caughtUpTo: Date.now(), replayLsn: 0x200n });
+    expect([set.choose(undefined), set.choose(undefined), set.choose(undefined)].map((r) => r?.name)).toEqual([
+      "replica-1",
+      "replica-2",
+      "replica-1",
+    ]);
+    expect([set.choose(0x180n), set.choose(0x180n)].map((r) => r?.name)).toEqual(["replica-2", "replica-2"]);
+    expect(set.choose(0x201n)).toBeUndefined();
+  });
+
+  it("skips a replica whose lag has grown past the bound since its last check, and one not checked ok", () => {
+    const set = replicaSet();
+    const [first, second] = set.replicas as [(typeof set.replicas)[0], (typeof set.replicas)[0]];
+    Object.assign(first, { state: "ok", caughtUpTo: Date.now() - 1_001, replayLsn: 0x100n });
+    Object.assign(second, { state: "lagging", caughtUpTo: Date.now(), replayLsn: 0x100n });
+    expect(set.choose(undefined)).toBeUndefined();
+    first.caughtUpTo = Date.now();
+    expect(set.choose(undefined)?.name).toBe("replica-1");
+    expect(set.replicaStatus().map(({ name, usable }) => ({ name, usable }))).toEqual([
+      { name: "replica-1", usable: true },
+      { name: "replica-2", usable: false },
+    ]);
+  });
+});
