@@ -14,6 +14,9 @@
 #   PGBOUNCER_QUERY_TIMEOUT       seconds a query may run before PgBouncer gives up on  30
 #                                 it (keep it above DATABASE_STATEMENT_TIMEOUT_MS: it is
 #                                 for a server that stopped answering, not a slow query)
+#   PGBOUNCER_REPLICA_HOST / _PORT  a read replica: adds the database entry              (none) / 5432
+#                                 <PGBOUNCER_DATABASE>_replica, the same database on that
+#                                 host, for the API's READ_DATABASE_URL
 set -euo pipefail
 
 out="${1:?usage: pgbouncer-config.sh <output folder>}"
@@ -28,12 +31,15 @@ max_server="${PGBOUNCER_MAX_SERVER_CONNECTIONS:-100}"
 max_client="${PGBOUNCER_MAX_CLIENT_CONN:-1000}"
 query_wait="${PGBOUNCER_QUERY_WAIT_TIMEOUT:-10}"
 query_timeout="${PGBOUNCER_QUERY_TIMEOUT:-30}"
+replica_host="${PGBOUNCER_REPLICA_HOST:-}"
+replica_port="${PGBOUNCER_REPLICA_PORT:-5432}"
 
 fail() { echo "pgbouncer-config: $*" >&2; exit 1; }
 [[ "$PGBOUNCER_DATABASE" =~ ^[A-Za-z0-9_]+$ ]] || fail "PGBOUNCER_DATABASE must be letters, digits and _"
 [[ "$PGBOUNCER_AUTH_USER" =~ ^[A-Za-z0-9_]+$ ]] || fail "PGBOUNCER_AUTH_USER must be letters, digits and _"
 [[ "$host" =~ ^[A-Za-z0-9_.:-]+$ ]] || fail "POSTGRES_HOST is not a host name"
-for value in "$port" "$listen_port" "$max_server" "$max_client" "$query_wait" "$query_timeout"; do
+[[ -z "$replica_host" || "$replica_host" =~ ^[A-Za-z0-9_.:-]+$ ]] || fail "PGBOUNCER_REPLICA_HOST is not a host name"
+for value in "$port" "$replica_port" "$listen_port" "$max_server" "$max_client" "$query_wait" "$query_timeout"; do
   [[ "$value" =~ ^[0-9]+$ ]] || fail "ports, sizes and timeouts must be whole numbers (got '$value')"
 done
 (( max_server >= 1 && max_server <= 100 )) || fail "PGBOUNCER_MAX_SERVER_CONNECTIONS must be 1 to 100 (got $max_server)"
@@ -44,6 +50,10 @@ cat > "$out/pgbouncer.ini" <<INI
 ; Rendered by scripts/pgbouncer-config.sh: edit the script or the environment, not this file.
 [databases]
 $PGBOUNCER_DATABASE = host=$host port=$port dbname=$PGBOUNCER_DATABASE
+$(if [[ -n "$replica_host" ]]; then
+  echo "; The read replica (READ_DATABASE_URL): the same database on a hot standby."
+  echo "${PGBOUNCER_DATABASE}_replica = host=$replica_host port=$replica_port dbname=$PGBOUNCER_DATABASE"
+fi)
 
 [pgbouncer]
 listen_addr = $listen_addr
@@ -79,4 +89,4 @@ INI
 
 escape() { printf '%s' "$1" | sed 's/"/""/g'; }
 printf '"%s" "%s"\n' "$(escape "$PGBOUNCER_AUTH_USER")" "$(escape "$PGBOUNCER_AUTH_PASSWORD")" > "$out/userlist.txt"
-echo "pgbouncer-config: wrote $out/pgbouncer.ini (transaction pooling, at most $max_server server connections)"
+echo "pgbouncer-config: wrote $out/pgbouncer.ini (transaction pooling, at most $max_server server connections${replica_host:+; replica database ${PGBOUNCER_DATABASE}_replica on $replica_host})"

@@ -73,6 +73,8 @@ export interface Config {
     statementTimeoutMs: number;
   };
   mail: MailConfig;
+  /** Read replicas (READ_*): GraphQL queries run there, mutations on the primary. Empty list = none. */
+  readReplicas: ReadReplicaConfig;
   backup: {
     /** Folder for dumps (`npm run db:backup`) and the safety dumps a restore takes. */
     directory: string;
@@ -170,6 +172,16 @@ export interface MailConfig {
  */
 export type ConfigPurpose = "serve" | "maintenance" | "mail";
 
+export interface ReadReplicaConfig {
+  /** Authenticator URLs of the replicas (READ_DATABASE_URL, comma-separated); empty = no replica routing. */
+  urls: string[];
+  /** A replica further behind the primary than this is skipped (queries go to the primary). */
+  maxLagMs: number;
+  /** How often each instance measures its replicas' replay position and lag. */
+  checkIntervalMs: number;
+}
+
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -236,6 +248,9 @@ const environmentSchema = z.object({
   MIGRATE_ON_START: booleanFlag,
   DATABASE_STARTUP_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  READ_DATABASE_URL: optionalString,
+  READ_REPLICA_MAX_LAG_MS: integer(50, 600_000).default(1_000),
+  READ_REPLICA_CHECK_INTERVAL_MS: integer(20, 60_000).default(200),
   BACKUP_DIR: optionalString,
   BACKUP_RETENTION_DAYS: integer(1, 3650).default(30),
   BACKUP_BEFORE_MIGRATE: booleanFlag,
@@ -368,6 +383,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
       : env.METRICS_TOKEN !== undefined || !isProduction
         ? "main-port"
         : "off";
+  const readReplicas = resolveReadReplicas(env, database);
 
   return {
     nodeEnv: env.NODE_ENV,
@@ -447,6 +463,7 @@ export function loadConfig(environment: Record<string, string | undefined>, purp
       leaseMs: env.MAIL_LEASE_MS,
       keptDirectory: path.resolve(projectRoot, env.DATA_DIR ?? ".data", "mail"),
     },
+    readReplicas,
     backup: {
       directory: path.resolve(projectRoot, env.BACKUP_DIR ?? path.join(env.DATA_DIR ?? ".data", "backups")),
       retentionDays: env.BACKUP_RETENTION_DAYS,
@@ -552,6 +569,40 @@ function resolveDatabaseConfig(env: z.infer<typeof environmentSchema>, needsOwne
     authenticatorUrl: env.AUTH_DATABASE_URL,
     shadowUrl: env.SHADOW_DATABASE_URL,
   };
+}
+
+/** READ_DATABASE_URL: one or more authenticator URLs of read replicas, comma-separated. */
+function resolveReadReplicas(env: z.infer<typeof environmentSchema>, database: DatabaseConfig): ReadReplicaConfig {
+  const urls = (env.READ_DATABASE_URL ?? "")
+    .split(",")
+    .map((url) => url.trim())
+    .filter((url) => url !== "");
+  const settings = { maxLagMs: env.READ_REPLICA_MAX_LAG_MS, checkIntervalMs: env.READ_REPLICA_CHECK_INTERVAL_MS };
+  if (urls.length === 0) return { urls, ...settings };
+  if (database.kind !== "external") {
+    throw new ConfigError("READ_DATABASE_URL needs an external primary: set DATABASE_URL and AUTH_DATABASE_URL too.");
+  }
+  if (urls.length > 16) throw new ConfigError(`READ_DATABASE_URL names ${urls.length} replicas; at most 16.`);
+  const authenticator = new URL(database.authenticatorUrl).username;
+  urls.forEach((url, index) => {
+    const parsed = postgresUrl.safeParse(url);
+    if (!parsed.success) {
+      throw new ConfigError(`READ_DATABASE_URL, replica ${index + 1}: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    }
+    if (new URL(url).username !== authenticator) {
+      throw new ConfigError(
+        `READ_DATABASE_URL, replica ${index + 1}: must log in as the authenticator (${authenticator}, as ` +
+          "AUTH_DATABASE_URL does): RLS and the tenant check run there exactly as on the primary.",
+      );
+    }
+  });
+  if (env.READ_REPLICA_CHECK_INTERVAL_MS * 2 > env.READ_REPLICA_MAX_LAG_MS) {
+    throw new ConfigError(
+      "READ_REPLICA_CHECK_INTERVAL_MS must be at most half of READ_REPLICA_MAX_LAG_MS: the lag is measured " +
+        "once per interval, so a longer interval could not keep replicas within the bound.",
+    );
+  }
+  return { urls, ...settings };
 }
 
 /** A server that neither migrates nor loads demo data never logs in as the owner. */

@@ -9,6 +9,8 @@ import { connectDatabase } from "./db/bootstrap.ts";
 import { databaseNameOf, withDatabase, type DatabaseUrls } from "./db/connection-urls.ts";
 import { loadDemoDataIfEmpty } from "./db/demo-data.ts";
 import { migrationsFolder, runCommittedMigrations } from "./db/migrations.ts";
+import { createReadRouter } from "./db/replicas/read-routing.ts";
+import { ReplicaSet } from "./db/replicas/replica-set.ts";
 import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "./db/prepare-database.ts";
 import { assertServingRoleIsSafe } from "./db/serving-role-check.ts";
 import { loadDocumentStore } from "./documents/document-store.ts";
@@ -33,6 +35,8 @@ export interface RunningServer {
   /** The separate metrics listener's URL (METRICS_PORT), when there is one. */
   metricsUrl: string | undefined;
   database: { urls: ServingUrls; stop(): Promise<void> };
+  /** The read replicas (READ_DATABASE_URL) and their monitor; replicaStatus() feeds /readyz and metrics. */
+  replicas: ReplicaSet | undefined;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the pool, stops the embedded database. */
   close(): Promise<void>;
 }
@@ -53,6 +57,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       ? { urls: config.database, stop: async () => {} }
       : await connectDatabase(config, logger);
   let pool: pg.Pool | undefined;
+  let replicas: ReplicaSet | undefined;
   let pgl: PostGraphileInstance | undefined;
   let metricsServer: Server | undefined;
   let mailer: MailWorker | undefined;
@@ -80,6 +85,20 @@ export async function startServer(config: Config, logger: Logger, options: Start
       client.on("error", (error) => logger.warn({ err: error }, "database connection lost during a request"));
     });
 
+    // Read replicas: their pools and monitor. An unreachable replica does not stop start-up; it
+    // is skipped (queries go to the primary) and reported by /readyz until it answers.
+    if (config.readReplicas.urls.length > 0) {
+      replicas = new ReplicaSet({
+        ...config.readReplicas,
+        pool: config.pool,
+        applicationName: APPLICATION_NAME,
+        primaryPool: pool,
+        logger,
+      });
+      await replicas.start();
+    }
+    const readRouter = replicas && createReadRouter({ replicaSet: replicas, primaryPool: pool, logger });
+
     if (options.watchSchema && database.urls.rootUrl === undefined) {
       logger.warn("schema watch needs ROOT_DATABASE_URL (a superuser installs the watch fixtures); watching disabled");
     }
@@ -100,6 +119,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
           tokens: { jwtSecret, lifetimeSeconds: config.jwtLifetimeSeconds },
           logger,
           extraPlugins: [throttling.plugin],
+          readRouter,
           guards: {
             limits: config.limits,
             documents: { enforce: config.documents.enforce, store: loadDocumentStore(config.documents.directories) },
@@ -122,7 +142,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         beforeGraphql: [throttling.middleware],
       },
       logger,
-      readiness: { pool, committed, logger },
+      readiness: { pool, committed, logger, replicas },
       metrics: { metrics, servedHere: config.metrics.exposure === "main-port", token: config.metrics.token },
       pixelStatementTimeoutMs: config.pixel.statementTimeoutMs,
     });
@@ -149,6 +169,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const url = `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
 
     const ownedPool = pool;
+    const ownedReplicas = replicas;
     const ownedPgl = pgl;
     const ownedMetricsServer = metricsServer;
     let closing: Promise<void> | undefined;
@@ -156,6 +177,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       url,
       metricsUrl,
       database,
+      replicas,
       close() {
         closing ??= (async () => {
           await Promise.all([
@@ -170,7 +192,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
           for (const service of ownedPgl.getResolvedPreset().pgServices ?? []) await service.release?.();
           // Requests cut off by the drain deadline may still hold a connection until their
           // statement ends; the pool is given that long at most.
-          await settleWithin(ownedPool.end(), config.pool.statementTimeoutMs, () =>
+          await ownedReplicas?.stop();
+          await settleWithin(Promise.all([ownedPool.end(), ownedReplicas?.end()]), config.pool.statementTimeoutMs, () =>
             logger.warn("database connections still busy after the statement timeout; exiting anyway"),
           );
           await database.stop();
@@ -182,6 +205,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     metricsServer?.close();
     await mailer?.stop().catch(() => {});
     await Promise.resolve(pgl?.release()).catch(() => {});
+    await replicas?.stop().catch(() => {});
+    await replicas?.end().catch(() => {});
     await pool?.end().catch(() => {});
     await database.stop().catch(() => {});
     throw error;

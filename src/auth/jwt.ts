@@ -15,6 +15,8 @@ export interface TokenClaims {
   organisationId: string;
   /** The session (JWT `sid`) that logout revokes; every token carries one (refused without). */
   sessionId: string;
+  /** When the token was signed (JWT `iat`, seconds): read routing keeps fresh sessions on the primary. */
+  issuedAt?: number;
 }
 
 /** Why a token was refused; sent to the client as `extensions.reason`. */
@@ -132,5 +134,6 @@ export function verifyToken(token: string, secret: string, options: VerifyOption
   if (typeof sessionId !== "string" || !UUID.test(sessionId)) {
     return { ok: false, reason: "invalid_claims", message: "The token's sid claim must be a session UUID." };
   }
-  return { ok: true, claims: { userId, organisationId, sessionId } };
+  const issuedAt = typeof payload.iat === "number" ? { issuedAt: payload.iat } : {};
+  return { ok: true, claims: { userId, organisationId, sessionId, ...issuedAt } };
 }

@@ -12,6 +12,7 @@ import { createTrustedDocumentsPresetParts } from "../documents/trusted-document
 import { createDefaultPageSizePlugin } from "../limits/default-page-size-plugin.ts";
 import { createLimitsPlugin } from "../limits/limits-plugin.ts";
 import { withPlanningTimeoutCode } from "../limits/planning-timeout.ts";
+import type { ReadRouter } from "../db/replicas/read-routing.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { createLogger, type Logger } from "../logger.ts";
@@ -46,6 +47,8 @@ export interface PresetOptions {
    * them; only tools that build a schema without serving the public (bench/explain.ts) leave them out.
    */
   guards?: GuardOptions;
+  /** Read replicas (READ_DATABASE_URL): routes each request's withPgClient; undefined = primary only. */
+  readRouter?: ReadRouter | undefined;
 }
 
 export interface GuardOptions {
@@ -112,6 +115,15 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
             ...args.contextValue.pgSettings,
             ...pgSettingsFor(authentication, options.statementTimeoutMs),
           },
+          // Queries on a replica that has the client's writes, mutations on the primary (src/db/replicas).
+          ...options.readRouter?.contextFor({
+            document: args.document,
+            operationName: args.operationName,
+            primary: args.contextValue.withPgClient,
+            authentication,
+            req: requestContext.expressv4?.req,
+            res: requestContext.expressv4?.res,
+          }),
         };
       },
     },

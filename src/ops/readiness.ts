@@ -1,6 +1,7 @@
 // Readiness (/readyz): the database answers through the server's own pool, and it has applied
 // every committed migration this build ships. Liveness (/healthz) needs none of this.
 import type pg from "pg";
+import type { ReplicaStatus } from "../db/replicas/replica-set.ts";
 import type { Logger } from "../logger.ts";
 import type { CommittedMigration } from "./committed-migrations.ts";
 import { describeDatabaseFailure } from "./database-failures.ts";
@@ -13,6 +14,11 @@ export interface ReadinessReport {
   pending?: string[];
   /** Why it is not ready, for an operator. */
   reason?: string;
+  /**
+   * Read replicas, when configured: each one's state and lag. A skipped replica does not make
+   * the server unready (its queries go to the primary); it is reported here and in the log.
+   */
+  replicas?: ReplicaStatus[];
 }
 
 const INSUFFICIENT_PRIVILEGE = "42501";
@@ -22,9 +28,16 @@ export interface ReadinessCheck {
   pool: pg.Pool;
   committed: CommittedMigration[];
   logger: Logger;
+  /** The read replicas' monitor (READ_DATABASE_URL), if any. */
+  replicas?: { replicaStatus(): ReplicaStatus[] } | undefined;
 }
 
-export async function checkReadiness({ pool, committed, logger }: ReadinessCheck): Promise<ReadinessReport> {
+export async function checkReadiness(check: ReadinessCheck): Promise<ReadinessReport> {
+  const report = await checkPrimary(check);
+  return check.replicas === undefined ? report : { ...report, replicas: check.replicas.replicaStatus() };
+}
+
+async function checkPrimary({ pool, committed, logger }: ReadinessCheck): Promise<ReadinessReport> {
   let applied: Set<string>;
   try {
     // Runs as the authenticator (no role switch): start-up or the migrate job granted it this read.

@@ -21,6 +21,8 @@ export interface PgBouncerOptions {
   maxServerConnections: number;
   queryWaitTimeoutSeconds?: number;
   queryTimeoutSeconds?: number;
+  /** A read replica: adds the database entry `<database>_replica` on it (PGBOUNCER_REPLICA_HOST). */
+  replica?: { host: string; port: number };
 }
 
 export interface RunningPgBouncer {
@@ -65,6 +67,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<Running
       PGBOUNCER_MAX_SERVER_CONNECTIONS: String(options.maxServerConnections),
       PGBOUNCER_QUERY_WAIT_TIMEOUT: String(options.queryWaitTimeoutSeconds ?? 10),
       PGBOUNCER_QUERY_TIMEOUT: String(options.queryTimeoutSeconds ?? 30),
+      ...(options.replica
+        ? { PGBOUNCER_REPLICA_HOST: options.replica.host, PGBOUNCER_REPLICA_PORT: String(options.replica.port) }
+        : {}),
     },
   });
   const user = await unprivilegedUser();
