@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { besideSection, type OtherRun } from "../bench/report/beside.ts";
+import { organisationStatistics } from "../bench/explain-statistics.ts";
 import { comparePlans, parseExplainOutput } from "../bench/report/plan-shapes.ts";
 import { PRESETS, type Preset } from "../bench/presets.ts";
 import { readSeedPhases, seedDatabase } from "../bench/seed/seed.ts";
@@ -334,5 +335,10 @@ describe("the scale preset's seed, at a tiny size", () => {
     } finally {
       await client.end();
     }
+    // bench:explain's statistics section: the planner's view of organisation_id against the rows.
+    const statistics = await organisationStatistics(scratch.urls.ownerUrl);
+    const people = statistics.find((line) => line.startsWith("crm.people |"))!.split(" | ");
+    expect(people[2]).toMatch(/^\d+ \/ 40$/); // estimated / real distinct organisations
+    expect(people.slice(5)).toEqual(["300", "400"]); // the probe's rows, the large organisation's
   });
 });
