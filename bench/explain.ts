@@ -29,6 +29,7 @@ import { createHttpServer } from "../src/http/app.ts";
 import { createLogger } from "../src/logger.ts";
 import { readCommittedMigrations } from "../src/ops/committed-migrations.ts";
 import { benchRoot, connectBenchCluster, ensureBenchDatabase } from "./bench-database.ts";
+import { organisationStatistics } from "./explain-statistics.ts";
 import { DEFAULT_PRESET, PRESET_NAMES, parsePreset } from "./presets.ts";
 import { CREATED_EMAIL_DOMAIN, SCENARIOS, pixelToken, type Scenario, type ScenarioContext } from "./scenarios.ts";
 import { deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
@@ -324,6 +325,9 @@ async function main(): Promise<number> {
       }
     }
     await deleteCreatedPeople(urls.ownerUrl, CREATED_EMAIL_DOMAIN);
+    print("");
+    print(`${"=".repeat(100)}\n## statistics: what the planner knows about organisation_id\n${"=".repeat(100)}`);
+    for (const line of await organisationStatistics(urls.ownerUrl)) print(line);
     print("");
     if (problems.length === 0) print(`OK: no sequential scan on a tenant table in ${scenarios.length} scenarios.`);
     else

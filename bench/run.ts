@@ -20,6 +20,7 @@ import { cpuSeconds, DatabaseCpuMeter, machineCpuSeconds } from "./load/cpu.ts";
 import { runHttpLoad, type LoadMeasurement } from "./load/http-load.ts";
 import { ensurePgbench, pgbenchVersion, runPgbench } from "./load/pgbench.ts";
 import { BASELINE_PRESET, DEFAULT_PRESET, PRESET_NAMES, PRESETS, parsePreset, type Preset } from "./presets.ts";
+import { besideSection, latestResultsFile, readOtherRun, type OtherRun } from "./report/beside.ts";
 import { chartSvg, svgToPng } from "./report/chart.ts";
 import { describeMachine, machineMarkdown, machineSummary } from "./report/machine.ts";
 import { renderReport, resultsTable, ratiosTable, verdictTable } from "./report/markdown.ts";
@@ -47,6 +48,7 @@ import {
   type Scenario,
   type ScenarioContext,
 } from "./scenarios.ts";
+import { databaseBytes, formatBytes } from "./seed/seed.ts";
 import { countOpenEvents, deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
 import { CHILD_ENV } from "./variants/child-settings.ts";
 import { startServerProcess, type ServerProcess } from "./variants/server-process.ts";
@@ -68,6 +70,8 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --variants <a,b,…>     only these variants (a, b, c, d)
   --no-baseline          skip the 10-organisation data set (small-organisation target)
   --reseed               rebuild the data set even if an identical one exists
+  --beside <file|none>   another run's results.json to set beside this one (default: for a preset
+                         other than ${DEFAULT_PRESET}, the run bench/results/latest.md links to)
   --out <folder>         where to write the results (default bench/results/<time>)`;
 
 interface RunOptions {
@@ -84,6 +88,8 @@ interface RunOptions {
   variants: VariantId[];
   baseline: boolean;
   reseed: boolean;
+  /** Another run's results.json to report beside this one; null: none. */
+  beside: string | null | undefined;
   outDirectory: string | undefined;
 }
 
@@ -105,6 +111,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
         variants: { type: "string" },
         "no-baseline": { type: "boolean" },
         reseed: { type: "boolean" },
+        beside: { type: "string" },
         out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -145,6 +152,8 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
     variants: variants as VariantId[],
     baseline: !values["no-baseline"],
     reseed: values.reseed === true,
+    beside:
+      values.beside === "none" ? null : typeof values.beside === "string" ? path.resolve(values.beside) : undefined,
     outDirectory: typeof values.out === "string" ? path.resolve(values.out) : undefined,
   };
 }
@@ -285,6 +294,9 @@ async function main(): Promise<number> {
       notes.push("The preset is the 10-organisation one itself: the small-organisation comparison is skipped.");
     const pgbench = await ensurePgbench(log);
     const pgbenchText = await pgbenchVersion(pgbench);
+    const mainBytes = await withClient(main.urls.ownerUrl, (client) => databaseBytes(client));
+    const other = besideRun(options);
+    if (other) log(`[bench] reporting beside the ${other.preset} run in ${path.relative(process.cwd(), other.file)}`);
 
     const jwtSecret = randomBytes(48).toString("base64url");
     const today = new Date();
@@ -558,13 +570,18 @@ async function main(): Promise<number> {
     }
     const smallRatio = smallOrganisationRatio(cells, "a");
     const smallRatioDatabase = smallOrganisationRatio(cells, "d");
-    const verdictList = computeVerdicts(summaries, smallRatio);
+    const populations = {
+      organisations: options.preset.organisations,
+      baselineOrganisations: baselinePreset.organisations,
+    };
+    const verdictList = computeVerdicts(summaries, smallRatio, undefined, populations);
     const totalRows = (seed: SeedInfo) =>
       Object.values(seed.rows)
         .reduce((a, b) => a + b, 0)
         .toLocaleString("en-GB");
     const method = [
-      `Data set \`${options.preset.name}\` (${options.preset.description}; ${totalRows(main.seed)} rows in ${databaseNameOf(main.urls.ownerUrl)}), ` +
+      `Data set \`${options.preset.name}\` (${options.preset.description}; ${totalRows(main.seed)} rows in ${databaseNameOf(main.urls.ownerUrl)}, ` +
+        `${formatBytes(mainBytes)} on disk), ` +
         `seeded by \`npm run bench:seed\` in ${main.seed.seconds.toFixed(0)} s${main.seed.seededNow ? " during this run" : ` on ${main.seed.seededAt} and reused`}.` +
         (baselineSet
           ? ` Baseline for the small organisation: \`${BASELINE_PRESET}\` (${baselinePreset.description}, ${databaseNameOf(baselineSet.urls.ownerUrl)}), ` +
@@ -617,6 +634,19 @@ async function main(): Promise<number> {
       baseline: baselineSummary,
       smallRatio,
       smallRatioDatabase,
+      populations,
+      ...(other
+        ? {
+            beside: besideSection({
+              presetName: options.preset.name,
+              organisations: options.preset.organisations,
+              summaries,
+              smallRatio,
+              other,
+              relativeFile: path.relative(outDirectory, other.file),
+            }),
+          }
+        : {}),
       verdicts: verdictList,
       notes,
       chartFile,
@@ -634,10 +664,12 @@ async function main(): Promise<number> {
     await fs.writeFile(path.join(outDirectory, "machine.md"), machineMarkdown(machine));
     await fs.writeFile(
       path.join(outDirectory, "results.json"),
-      `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, smallRatioDatabase, verdicts: verdictList }, null, 2)}\n`,
+      `${JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.id), preset: options.preset }, machine, seed: main.seed, baselineSeed: baseline?.seed, cells, summaries, baseline: baselineSummary, smallRatio, smallRatioDatabase, verdicts: verdictList, databaseBytes: mainBytes, beside: other ? path.relative(outDirectory, other.file) : undefined }, null, 2)}\n`,
     );
+    // latest.md is the default preset's: a complete run of another preset has its own folder only.
     const complete =
       options.outDirectory === undefined &&
+      options.preset.name === DEFAULT_PRESET &&
       options.scenarios.length === SCENARIOS.length &&
       options.variants.length === 4 &&
       options.rounds >= 3;
@@ -666,6 +698,17 @@ async function main(): Promise<number> {
   } finally {
     await cluster.database.stop();
   }
+}
+
+/** The run to report beside this one: --beside, or for a non-default preset the run latest.md links to (if of another preset). */
+function besideRun(options: RunOptions): OtherRun | undefined {
+  if (options.beside === null) return undefined;
+  if (options.beside !== undefined) return readOtherRun(options.beside);
+  if (options.preset.name === DEFAULT_PRESET) return undefined;
+  const file = latestResultsFile(path.join(benchRoot, "results", "latest.md"));
+  if (file === undefined) return undefined;
+  const run = readOtherRun(file);
+  return run.preset === options.preset.name ? undefined : run;
 }
 
 /** Reads the tenant schemas' tables and indexes into the OS page cache; the number of 8 kB blocks, or undefined without pg_prewarm. */

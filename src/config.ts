@@ -181,7 +181,6 @@ export interface ReadReplicaConfig {
   checkIntervalMs: number;
 }
 
-
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

@@ -3,7 +3,15 @@
 // and b) answers, on a small organisation; and the report's arithmetic, tables and chart work.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSeedPhases } from "../bench/seed/seed.ts";
+import pg from "pg";
+import { besideSection, type OtherRun } from "../bench/report/beside.ts";
+import { organisationStatistics } from "../bench/explain-statistics.ts";
+import { comparePlans, parseExplainOutput } from "../bench/report/plan-shapes.ts";
+import { PRESETS, type Preset } from "../bench/presets.ts";
+import { readSeedPhases, seedDatabase } from "../bench/seed/seed.ts";
+import { MEMBER_ORGANISATIONS } from "../bench/setup.ts";
+import { runCurrentMigrationOnce } from "../src/db/migrations.ts";
+import { createLogger } from "../src/logger.ts";
 import {
   PIXEL_TOKEN_PREFIX,
   SCENARIOS,
@@ -17,7 +25,8 @@ import { resultsTable } from "../bench/report/markdown.ts";
 import { roundRatio, summariseScenario, verdicts, type Cell } from "../bench/report/summary.ts";
 import { percentile, median } from "../bench/load/stats.ts";
 import type { RunningServer } from "../src/server.ts";
-import { asMember, createOrganisation, ownerPool, type TestOrganisation } from "./helpers/database.ts";
+import { asMember, createOrganisation, ownerPool, testDatabase, type TestOrganisation } from "./helpers/database.ts";
+import { createScratchDatabase } from "./helpers/scratch-database.ts";
 import { graphql, startTestServer } from "./helpers/http-server.ts";
 import { memberToken } from "./helpers/tokens.ts";
 
@@ -208,4 +217,150 @@ it("ratios are per-round medians; the report renders a table and a PNG chart", (
   );
   const png = svgToPng(chartSvg({ title: "smoke", subtitle: "test", summaries: [summary], baseline: {} }));
   expect(png.subarray(1, 4).toString()).toBe("PNG");
+});
+
+it("the small-organisation target names the preset's organisation count; another run's figures are set beside", () => {
+  const round = (requestsPerSecond: number) => ({
+    round: 1,
+    requestsPerSecond,
+    requests: requestsPerSecond * 5,
+    seconds: 5,
+    p50Ms: 10,
+    p99Ms: 40,
+    errors: 0,
+    ok: 1,
+    serverCpuMs: 1,
+    databaseCpuMs: 0.5,
+  });
+  const summary = summariseScenario(
+    [{ scenario: "people-page", variant: "a", dataset: "main", rounds: [round(450)] }],
+    "people-page",
+    "read",
+  );
+  const small = (list: ReturnType<typeof verdicts>) => list.find((v) => v.target.startsWith("Small"))!;
+  expect(
+    small(verdicts([summary], 1.3, undefined, { organisations: 10_000, baselineOrganisations: 10 })),
+  ).toMatchObject({
+    target: expect.stringContaining("among 10,000 as among 10") as string,
+    met: false,
+  });
+  expect(small(verdicts([summary], 1.1)).target).toContain("among 1,000 as among 10");
+  const other: OtherRun = {
+    file: "/tmp/results.json",
+    preset: "full",
+    organisations: 1_000,
+    generatedAt: "2026-12-01T14:04:05Z",
+    summaries: [
+      summariseScenario(
+        [{ scenario: "people-page", variant: "a", dataset: "main", rounds: [round(500)] }],
+        "people-page",
+        "read",
+      ),
+    ],
+    baseline: {},
+    smallRatio: 0.9,
+  };
+  const section = besideSection({
+    presetName: "scale",
+    organisations: 10_000,
+    summaries: [summary],
+    smallRatio: 1.05,
+    other,
+    relativeFile: "../x/results.json",
+  });
+  expect(section).toContain("| people-page | a API | 500 | 450 | 0.90 | 40.0 | 40.0 | 1.00 · 0.50 | 1.00 · 0.50 |");
+  expect(section).toContain("1.050 here (10,000), 0.900 in the `full` run (1,000)");
+});
+
+it("plan shapes: costs, counts and InitPlan numbers do not count, another node or index does", () => {
+  const output = (index: string, rows: number, initPlan: number) => `
+## people-page: People page
+### statement 1 of 1
+select 1
+-- values: ["x"]
+
+-- first execution (custom plan)
+Limit  (cost=0.71..${rows}.5 rows=${rows} width=8) (actual time=0.1..0.2 rows=${rows}.00 loops=1)
+  Buffers: shared hit=${rows}
+  InitPlan ${initPlan}
+    ->  Result  (cost=0.00..0.29 rows=1 width=16) (actual time=0.004..0.004 rows=1.00 loops=1)
+  ->  Index Scan using ${index} on crm.people __people__  (cost=0.42..8.44 rows=${rows} width=36)
+        Index Cond: (__people__.organisation_id = (InitPlan ${initPlan}).col1)
+
+-- inside a function, ${rows}× this plan:
+Query Text: select 1
+Result  (cost=0.00..0.01 rows=1 width=4) (actual time=0.001..0.001 rows=1.00 loops=1)
+  One-Time Filter: ((InitPlan ${initPlan}).col1 = 'x'::uuid)
+
+OK: no sequential scan on a tenant table in 1 scenarios.
+`;
+  const base = parseExplainOutput(output("idx_people_status", 50, 1));
+  expect([...base.keys()]).toEqual(["people-page · statement 1 · first execution"]);
+  expect(base.get("people-page · statement 1 · first execution")!.main).toHaveLength(4);
+  expect(comparePlans(base, parseExplainOutput(output("idx_people_status", 7, 9)))).toEqual({
+    compared: 1,
+    same: 1,
+    differences: [],
+  });
+  const changed = comparePlans(base, parseExplainOutput(output("people_pkey", 50, 1)));
+  expect(changed.same).toBe(0);
+  expect(changed.differences[0]!.detail).toContain("people_pkey");
+});
+
+describe("the scale preset's seed, at a tiny size", () => {
+  // The scale preset's shape (a large organisation, small ones of 20–150 people, the probe)
+  // with 40 organisations, in a database of its own (seeding locks every tenant table).
+  const tiny: Preset = { ...PRESETS.scale, organisations: 40, large: 1, largePeople: 400 };
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>> | undefined;
+
+  afterAll(async () => {
+    await scratch?.drop();
+  });
+
+  it("seeds every phase, keeps the schema's keys and indexes, and sizes the organisations as the preset says", async () => {
+    expect(PRESETS.scale.organisations).toBe(10_000);
+    scratch = await createScratchDatabase(testDatabase().urls.rootUrl, "scaleseed");
+    await runCurrentMigrationOnce(scratch.urls, createLogger("silent"));
+    const lines: string[] = [];
+    // seedDatabase compares the rebuilt foreign keys and indexes with the migrated schema's and throws if they differ.
+    const summary = await seedDatabase(scratch.urls.ownerUrl, tiny, "test", (line) => lines.push(line));
+    expect(summary.rows["iam.organisations"]).toBe(40);
+    expect(summary.phases.map((p) => p.name)).toEqual(readSeedPhases().map((p) => p.name));
+    expect(lines.filter((line) => /^\[seed\] +\d+\/\d+ /.test(line))).toHaveLength(summary.phases.length);
+    expect(lines.at(-1)).toMatch(/rows in \d+ s, \d+ MiB on disk$/);
+    const client = new pg.Client({ connectionString: scratch.urls.ownerUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ slug: string; people: string }>(
+        `select o.slug, count(p.id) as people from iam.organisations o
+           left join crm.people p on p.organisation_id = o.id group by o.slug`,
+      );
+      const people = new Map(rows.map((r) => [r.slug, Number(r.people)]));
+      expect(people.get(MEMBER_ORGANISATIONS.large)).toBe(400);
+      expect(people.get(MEMBER_ORGANISATIONS.probe)).toBe(300);
+      const small = rows.filter((r) => /^bench-org-\d+$/.test(r.slug) && r.slug !== MEMBER_ORGANISATIONS.large);
+      expect(small).toHaveLength(38);
+      for (const r of small) expect(Number(r.people)).toBeGreaterThanOrEqual(20);
+      for (const r of small) expect(Number(r.people)).toBeLessThanOrEqual(150);
+      // The dashboard's figures agree with the rows they count, in every organisation.
+      const { rows: mismatches } = await client.query(
+        `select c.organisation_id from outreach.campaigns c
+           left join lateral (select coalesce(sum(emails_sent), 0) as sent from tracking.campaign_daily_stats d
+                               where d.organisation_id = c.organisation_id and d.campaign_id = c.id) d on true
+           left join lateral (select count(*) as sent from outreach.messages m
+                               where m.organisation_id = c.organisation_id and m.campaign_id = c.id and m.direction = 'outbound') m on true
+          where d.sent <> m.sent`,
+      );
+      expect(mismatches).toEqual([]);
+      const { rows: sent } = await client.query<{ n: string }>("select count(*) as n from outreach.messages");
+      expect(Number(sent[0]!.n)).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+    // bench:explain's statistics section: the planner's view of organisation_id against the rows.
+    const statistics = await organisationStatistics(scratch.urls.ownerUrl);
+    const people = statistics.find((line) => line.startsWith("crm.people |"))!.split(" | ");
+    expect(people[2]).toMatch(/^\d+ \/ 40$/); // estimated / real distinct organisations
+    expect(people.slice(5)).toEqual(["300", "400"]); // the probe's rows, the large organisation's
+  });
 });

@@ -6,6 +6,7 @@ import {
   VARIANTS,
   type BaselineSummaries,
   type CellSummary,
+  type Populations,
   type ScenarioSummary,
   type Verdict,
   type VariantId,
@@ -22,6 +23,10 @@ export interface ReportInput {
   smallRatio: number | undefined;
   /** The same ratio for pgbench (the database alone). */
   smallRatioDatabase: number | undefined;
+  /** Organisations in the measured preset and in the baseline (default 1,000 and 10). */
+  populations?: Populations;
+  /** Another run's figures to set beside these (the full preset's committed run for scale). */
+  beside?: string;
   verdicts: Verdict[];
   notes: string[];
   chartFile: string | undefined;
@@ -125,9 +130,11 @@ export function renderReport(input: ReportInput): string {
     "",
     ratiosTable(input.summaries),
     "",
-    `Small organisation's dashboard, throughput with 10 organisations / with all of this preset's: ${precise(input.smallRatio)} ` +
+    `Small organisation's dashboard, throughput with ${(input.populations?.baselineOrganisations ?? 10).toLocaleString("en-GB")} organisations / ` +
+      `with this preset's ${(input.populations?.organisations ?? 1_000).toLocaleString("en-GB")}: ${precise(input.smallRatio)} ` +
       `through the API (a; target ≤ ${TARGETS.smallOrganisation.toFixed(2)}), ${precise(input.smallRatioDatabase)} in the database alone (d).`,
     "",
+    ...(input.beside ? [input.beside, ""] : []),
     "## Targets",
     "",
     verdictTable(input.verdicts),

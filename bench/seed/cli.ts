@@ -1,4 +1,4 @@
-// `npm run bench:seed -- [--preset quick|standard|full] [--reseed]`: creates and seeds a bench
+// `npm run bench:seed -- [--preset quick|full|scale] [--reseed]`: creates and seeds a bench
 // database (prospectflow_bench_<preset>), or reports that an identical one is already there.
 import { parseArgs } from "node:util";
 import { connectBenchCluster, ensureBenchDatabase } from "../bench-database.ts";

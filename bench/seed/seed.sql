@@ -2,8 +2,8 @@
 --
 -- Runs as the database owner, in one transaction, on a freshly migrated bench database. Every
 -- phase below is one statement over all organisations; seed.ts prints a progress line per phase.
--- It starts from pg_temp.bench_preset (one row: how many organisations, how many large, how big),
--- which seed.ts fills first.
+-- It starts from pg_temp.bench_preset (one row: how many organisations, how many large, how big
+-- the large and the small ones are), which seed.ts fills first.
 --
 -- Ids are deterministic (md5 of kind, organisation number and row number, cast to uuid): rows
 -- reference each other by recomputing ids instead of joining, and every run builds the same data.
@@ -35,7 +35,8 @@ select k, md5(format('organisation:%s', k))::uuid as organisation_id, kind, peop
        generate_series(1, s.organisations) as i,
        lateral (select case when i <= s.large then 'large' when i = s.organisations then 'probe' else 'small' end as kind) as x,
        lateral (select case when kind = 'probe' then 1000000 else i end as k) as y,
-       lateral (select case kind when 'large' then s.large_people when 'probe' then 300 else 150 + (i * 7919) % 351 end as people) as z;
+       lateral (select case kind when 'large' then s.large_people when 'probe' then 300
+                       else s.small_people_least + (i * 7919) % (s.small_people_most - s.small_people_least + 1) end as people) as z;
 
 --- phase: organisations
 insert into iam.organisations (id, name, slug, tier, created_at, updated_at)

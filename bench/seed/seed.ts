@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import type { Preset } from "../presets.ts";
+import { DEFAULT_SMALL_PEOPLE, type Preset } from "../presets.ts";
 
 const SEED_SQL = path.join(path.dirname(fileURLToPath(import.meta.url)), "seed.sql");
 /** The schemas whose tables are seeded (and whose user triggers are off while seeding). */
@@ -75,8 +75,9 @@ export async function seedDatabase(
     );
     await client.query(
       `create temp table bench_preset on commit drop as
-       select $1::integer as organisations, $2::integer as large, $3::integer as large_people`,
-      [preset.organisations, preset.large, preset.largePeople],
+       select $1::integer as organisations, $2::integer as large, $3::integer as large_people,
+              $4::integer as small_people_least, $5::integer as small_people_most`,
+      [preset.organisations, preset.large, preset.largePeople, ...(preset.smallPeople ?? DEFAULT_SMALL_PEOPLE)],
     );
     for (const [index, phase] of phases.entries()) {
       const phaseStarted = performance.now();
@@ -138,12 +139,24 @@ export async function seedDatabase(
     log(
       `[seed] done: ${Object.values(summary.rows)
         .reduce((a, b) => a + b, 0)
-        .toLocaleString("en-GB")} rows in ${summary.seconds.toFixed(0)} s`,
+        .toLocaleString(
+          "en-GB",
+        )} rows in ${summary.seconds.toFixed(0)} s, ${formatBytes(await databaseBytes(client))} on disk`,
     );
     return summary;
   } finally {
     await client.end();
   }
+}
+
+/** The size of the connected database on disk (tables, indexes, TOAST; not its WAL). */
+export async function databaseBytes(client: pg.Client | pg.Pool): Promise<number> {
+  const { rows } = await client.query<{ bytes: string }>("select pg_database_size(current_database()) as bytes");
+  return Number(rows[0]!.bytes);
+}
+
+export function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 }
 
 async function seededTables(client: pg.Client): Promise<string[]> {
