@@ -70,8 +70,8 @@ beforeAll(async () => {
 
   const people = await post(
     {
-      query: "query PeoplePage($status: String) { people(condition: { status: $status }) { totalCount } }",
-      variables: { status: VARIABLE_MARKER },
+      query: "query PeoplePage($email: String) { people(condition: { email: $email }) { totalCount } }",
+      variables: { email: VARIABLE_MARKER },
     },
     { ...from, authorization: `Bearer ${token}` },
   );

@@ -66,7 +66,7 @@ function guardParts(guards: GuardOptions | undefined, maskError: (error: GraphQL
     plugins: [
       ...trusted.plugins,
       createLimitsPlugin(guards.limits, guards.logger),
-      createDefaultPageSizePlugin(guards.limits.defaultPageSize),
+      createDefaultPageSizePlugin(guards.limits.defaultPageSize, guards.limits.maxPageSize),
     ],
     grafast: { timeouts: { planning: guards.limits.planningTimeoutMs } },
     grafserv: { ...trusted.grafserv, maxRequestLength: guards.limits.maxBodyBytes },

@@ -4,7 +4,9 @@
 // the estimate is a bound and not a guess: without it, `companies(first: 1) → positions →
 // company → positions(first: 50)` on a company with 100,000 positions returns 5 million objects.
 // Generic: every field PostGraphile gives `first` (connections and simple collections, including
-// ones added by other plugins through the same scopes).
+// ones added by other plugins through the same scopes). A simple collection (a list: the
+// set-returning functions' grouped counts and days) has no pageInfo to say that rows were left
+// out, so it gets the maximum page size instead: its own SQL bounds it well below that (367 days).
 import { constant, lambda, type Step } from "postgraphile/grafast";
 import type {} from "postgraphile/graphile-build";
 
@@ -20,7 +22,7 @@ function absent(step: Step): boolean {
   return (step as { data?: unknown }).data === undefined && step.constructor.name === "ConstantStep";
 }
 
-export function createDefaultPageSizePlugin(pageSize: number): GraphileConfig.Plugin {
+export function createDefaultPageSizePlugin(pageSize: number, listPageSize: number): GraphileConfig.Plugin {
   return {
     name: "ProspectFlowDefaultPageSizePlugin",
     version: "1.0.0",
@@ -44,7 +46,9 @@ export function createDefaultPageSizePlugin(pageSize: number): GraphileConfig.Pl
                   return false; // the field has no such argument
                 }
               };
-              if (isPageable($result) && !has("first") && !has("last")) $result.setFirst(constant(pageSize));
+              if (isPageable($result) && !has("first") && !has("last")) {
+                $result.setFirst(constant(isPgFieldSimpleCollection ? listPageSize : pageSize));
+              }
               return $result;
             },
           } as typeof field;
@@ -56,7 +60,8 @@ export function createDefaultPageSizePlugin(pageSize: number): GraphileConfig.Pl
           return {
             ...arg,
             applyPlan(_parent: Step, $target: Pageable, input: { getRaw(): Step }) {
-              $target.setFirst(lambda(input.getRaw(), (value) => (value == null ? pageSize : value), true));
+              const fallback = isPgFieldSimpleCollection ? listPageSize : pageSize;
+              $target.setFirst(lambda(input.getRaw(), (value) => (value == null ? fallback : value), true));
             },
           } as typeof arg;
         },

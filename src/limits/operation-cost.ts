@@ -7,6 +7,8 @@
 // empty patches. Fragments are costed once per request and reused (the estimate is linear).
 import {
   getNamedType,
+  getNullableType,
+  isListType,
   isInterfaceType,
   isObjectType,
   Kind,
@@ -77,7 +79,9 @@ export function operationCost(
           field !== undefined &&
           field.args.some((argument) => argument.name === "first" || argument.name === "last")
         ) {
-          multiplier = pageSize(field.name, argumentValues, value, options);
+          // A list (a set-returning function) without `first` gets the maximum page size; a connection the default.
+          const fallback = isListType(getNullableType(field.type)) ? options.maxPageSize : options.defaultPageSize;
+          multiplier = pageSize(field.name, argumentValues, value, options, fallback);
         }
         if (field !== undefined && argumentValues.has("input"))
           checkPatch(field.name, value(argumentValues.get("input")));
@@ -125,6 +129,7 @@ function pageSize(
   argumentValues: Map<string, ValueNode>,
   value: (node: ValueNode | undefined) => unknown,
   options: CostOptions,
+  fallback: number,
 ): number {
   const first = value(argumentValues.get("first"));
   const last = value(argumentValues.get("last"));
@@ -161,7 +166,7 @@ function pageSize(
       );
     }
   }
-  const size = typeof first === "number" ? first : typeof last === "number" ? last : options.defaultPageSize;
+  const size = typeof first === "number" ? first : typeof last === "number" ? last : fallback;
   return Math.min(size, typeof first === "number" && typeof last === "number" ? last : size);
 }
 

@@ -39,7 +39,12 @@ export async function createOrganisation(owner: pg.Pool, label = "org"): Promise
   for (const role of ROLES) {
     const userId = randomUUID();
     const email = `${role}.${slug}@example.test`;
-    await owner.query("insert into iam.users (id, email, first_name) values ($1, $2, $3)", [userId, email, role]);
+    // Verified, like the accounts the operator commands create: they may sign in once given a password.
+    await owner.query("insert into iam.users (id, email, first_name, email_verified_at) values ($1, $2, $3, now())", [
+      userId,
+      email,
+      role,
+    ]);
     await owner.query("insert into iam.organisation_users (organisation_id, user_id, role) values ($1, $2, $3)", [
       id,
       userId,
