@@ -1,0 +1,2 @@
+-- Work in progress: one NNN-name.sql file per concern in migrations/current/ (see its README.md).
+-- Keep every file idempotent (drop what you create first), then `npm run migrate -- commit -m "…"`.
