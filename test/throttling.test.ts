@@ -4,6 +4,7 @@
 // while other tenants keep being served. Each test is its own client address (X-Forwarded-For,
 // believed because TRUST_PROXY names the loopback) and its own accounts.
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import type { RunningServer } from "../src/server.ts";
@@ -464,9 +465,13 @@ describe("client address", () => {
 
 describe("the counters table", () => {
   it("missing (migrations not applied): production refuses to start; development counts in memory", async () => {
-    // Committed migrations only: the current one, which creates app_throttle, is not there.
+    // A database migrated before 000006 created app_throttle: the same, with the schema dropped.
     const scratch = await createScratchDatabase(testDatabase().serverRootUrl, "nothrottle");
     try {
+      const scratchOwner = new pg.Client({ connectionString: scratch.urls.ownerUrl });
+      await scratchOwner.connect();
+      await scratchOwner.query("drop schema app_throttle cascade");
+      await scratchOwner.end();
       const { rootUrl: _root, ...urls } = scratch.urls;
       await expect(startServerFor(urls, { NODE_ENV: "production", THROTTLING: "on" })).rejects.toThrow(
         /app_throttle\.counters/,

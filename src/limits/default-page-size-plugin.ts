@@ -6,7 +6,9 @@
 // Generic: every field PostGraphile gives `first` (connections and simple collections, including
 // ones added by other plugins through the same scopes). A simple collection (a list: the
 // set-returning functions' grouped counts and days) has no pageInfo to say that rows were left
-// out, so it gets the maximum page size instead: its own SQL bounds it well below that (367 days).
+// out, so it gets the maximum page size instead: its own SQL bounds it well below that (367 days,
+// one row per status). The cost estimate still counts a list at the default page size: a
+// set-returning function exposed as a list must bound its own rows.
 import { constant, lambda, type Step } from "postgraphile/grafast";
 import type {} from "postgraphile/graphile-build";
 

@@ -7,8 +7,6 @@
 // empty patches. Fragments are costed once per request and reused (the estimate is linear).
 import {
   getNamedType,
-  getNullableType,
-  isListType,
   isInterfaceType,
   isObjectType,
   Kind,
@@ -79,9 +77,7 @@ export function operationCost(
           field !== undefined &&
           field.args.some((argument) => argument.name === "first" || argument.name === "last")
         ) {
-          // A list (a set-returning function) without `first` gets the maximum page size; a connection the default.
-          const fallback = isListType(getNullableType(field.type)) ? options.maxPageSize : options.defaultPageSize;
-          multiplier = pageSize(field.name, argumentValues, value, options, fallback);
+          multiplier = pageSize(field.name, argumentValues, value, options, options.defaultPageSize);
         }
         if (field !== undefined && argumentValues.has("input"))
           checkPatch(field.name, value(argumentValues.get("input")));
