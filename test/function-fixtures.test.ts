@@ -49,7 +49,10 @@ it("every function of the project's schemas has its file under migrations/fixtur
     [],
   );
   const defined = new Set(rows.map((row) => row.file));
-  expect([...files].filter((file) => !defined.has(file)), "files whose function does not exist").toEqual([]);
+  expect(
+    [...files].filter((file) => !defined.has(file)),
+    "files whose function does not exist",
+  ).toEqual([]);
 });
 
 it("running every fixture file against the migrated database changes no function (they hold the current definitions)", async () => {
