@@ -15,7 +15,10 @@ import { createLogger } from "../src/logger.ts";
 import { listTables, quoteTable, type TableInfo } from "./helpers/catalog.ts";
 import { asMember, createOrganisation, sqlstateOf, testDatabase, type TestOrganisation } from "./helpers/database.ts";
 import { sampleRowsFor, tableChecksum, type Row } from "./helpers/row-factory.ts";
+import { graphql } from "./helpers/http-server.ts";
 import { createScratchDatabase, type ScratchDatabase } from "./helpers/scratch-database.ts";
+import { startServerFor } from "./helpers/server-for-database.ts";
+import { memberToken } from "./helpers/tokens.ts";
 
 const { run } = graphileMigrate;
 
@@ -218,6 +221,48 @@ describe("the recipe, applied twice to a migrated database", () => {
       return rows[0].n;
     });
     expect(seen).toBeGreaterThan(0);
+  });
+
+  it("the GraphQL API gets notes and createNote: a member of A writes and lists A's notes only", async () => {
+    const server = await startServerFor(scratch.urls);
+    try {
+      const created = await graphql(
+        server,
+        `
+          mutation ($person: UUID!) {
+            createNote(input: { note: { personId: $person, body: "Called back" } }) {
+              note {
+                organisationId
+                body
+              }
+            }
+          }
+        `,
+        { token: memberToken(orgA, "member"), variables: { person: rowsA.get(tableName)!.person_id } },
+      );
+      expect(created.body.errors, JSON.stringify(created.body.errors)).toBeUndefined();
+      expect(created.body.data!.createNote.note).toEqual({ organisationId: orgA.id, body: "Called back" });
+      const listed = await graphql(
+        server,
+        `
+          {
+            notes {
+              nodes {
+                organisationId
+              }
+            }
+          }
+        `,
+        {
+          token: memberToken(orgA, "member"),
+        },
+      );
+      expect(listed.body.errors, JSON.stringify(listed.body.errors)).toBeUndefined();
+      const owners = new Set(listed.body.data!.notes.nodes.map((n: { organisationId: string }) => n.organisationId));
+      expect([...owners]).toEqual([orgA.id]);
+    } finally {
+      await server.close();
+    }
   });
 
   describe("then its revert part", () => {
