@@ -1,4 +1,7 @@
+#!/usr/bin/env node
 // `npm run token -- --email <email> --org <slug>`: prints a signed token for local exploration.
+// Also package.json's bin `prospectflow-token`, so `TOKEN=$(npx prospectflow-token …)` captures only
+// the token: npx prints nothing of its own on stdout, npm run prints its `> script` banner there.
 import pg from "pg";
 import { resolveJwtSecret } from "../auth/jwt-secret.ts";
 import { signToken } from "../auth/jwt.ts";
@@ -9,7 +12,9 @@ runCommand({
 
 Prints a bearer token for that user acting in that organisation, signed with this
 server's JWT secret, with a session that logout revokes. The user must be an active
-member of the organisation. Example: npm run token -- --email maya@acme.test --org acme`,
+member of the organisation. Example: npm run token -- --email maya@acme.test --org acme
+Only the token goes to stdout; to capture it in a shell variable (npm run adds its own lines):
+  TOKEN=$(npx prospectflow-token --email maya@acme.test --org acme)`,
   options: { email: { type: "string" }, org: { type: "string" } },
   required: ["email", "org"],
   async run({ values, config, logger, database }) {
