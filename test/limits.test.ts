@@ -200,6 +200,13 @@ describe("page sizes", () => {
     expect(next.body.errors).toBeUndefined();
     expect(next.body.data?.people.nodes).toHaveLength(2);
     expect(next.body.data?.people.nodes[0].id).not.toBe(first.body.data?.people.nodes[0].id);
+    // A well-formed cursor of another ordering is the client's mistake too: INVALID_INPUT, not a bare error.
+    const otherOrder = await ask(
+      "query($c: Cursor) { people(first: 2, orderBy: CREATED_AT_DESC, after: $c) { nodes { id } } }",
+      { variables: { c: cursor } },
+    );
+    expect(otherOrder.body.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
+    expect(otherOrder.body.errors?.[0]?.message).toMatch(/cursor/);
   });
 });
 

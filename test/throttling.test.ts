@@ -160,6 +160,29 @@ describe("login, per account", () => {
     }
   });
 
+  it("a skipped login in the same document does not count as a success (@skip/@include cannot reset the failures)", async () => {
+    const { email } = await accountWithPassword("lockout-skip");
+    const address = newAddress();
+    const withSkipped = `mutation($email: String!, $skip: Boolean!) {
+      a: login(input: { email: $email, password: "wrong-a-1" }) { token }
+      b: login(input: { email: $email, password: "wrong-b-1" }) @skip(if: $skip) { token }
+      c: login(input: { email: $email, password: "never-run" }) @include(if: false) { token } }`;
+    const answers: Answer[] = [];
+    for (let i = 0; i < 3; i++)
+      answers.push(await post(server.url, withSkipped, { email, skip: false }, from(address)));
+    // 3 failures allowed: the first request's two count, the second's two would exceed it. Before the
+    // fix, the skipped `c` counted as a success and cleared them: every request was served.
+    expect(answers.map(codeOf)).toEqual(["INVALID_CREDENTIALS", "RATE_LIMITED", "RATE_LIMITED"]);
+    // With the skip taken, nothing clears the lock either.
+    const skipped = await post(server.url, withSkipped, { email, skip: true }, from(newAddress()));
+    expect(codeOf(skipped)).toBe("RATE_LIMITED");
+    // The legitimate case beside it: another account's plain wrong-then-right login still works.
+    const other = await accountWithPassword("lockout-skip-other");
+    expect(codeOf(await post(server.url, LOGIN, { email: other.email, password: "nope-1-x" }, from(address)))).toBe(
+      "INVALID_CREDENTIALS",
+    );
+  });
+
   it("answers other than INVALID_CREDENTIALS (a wrong organisation) are not failures", async () => {
     const { email } = await accountWithPassword("lockout-other-kind");
     const address = newAddress();

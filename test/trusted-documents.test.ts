@@ -158,6 +158,27 @@ describe("in production (trusted documents enforced)", () => {
     rmSync(appFolder, { recursive: true, force: true });
   });
 
+  it("signs a real user in with the registered first-party SignIn (variables), which the README's demo logins cannot do", async () => {
+    const password = "correct-horse-battery-42";
+    await owner.query("select app_hidden.set_password($1, $2)", [orgA.users.member, password]);
+    const signIn = readFileSync(path.join(projectRoot, "src/documents/first-party/sign-in.graphql"), "utf8");
+    const answer = await post(server, {
+      query: signIn,
+      operationName: "SignIn",
+      variables: { email: orgA.emails.member, password },
+    });
+    expect(answer.body.errors).toBeUndefined();
+    expect(typeof (answer.body.data?.login as { token?: unknown } | undefined)?.token).toBe("string");
+    // Beside it: the same operation with a field added is another document, refused.
+    const altered = signIn.replace("expiresAt\n  }\n}", "expiresAt userId\n  }\n}");
+    const refused = await post(server, {
+      query: altered,
+      operationName: "SignIn",
+      variables: { email: "x", password },
+    });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe("DOCUMENT_NOT_TRUSTED");
+  });
+
   it("refuses an unregistered document at once with DOCUMENT_NOT_TRUSTED", async () => {
     const refused = await post(server, { query: "{ people { nodes { email } } }" }, tokenA);
     expect(refused.status).toBe(400);

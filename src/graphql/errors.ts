@@ -235,6 +235,10 @@ function maskErrorWith(error: GraphQLError, hide: (error: GraphQLError) => Graph
   }
   const described = describeError(error);
   if (described !== undefined) return withCode(error, described.message, described.code);
+  // A well-formed cursor of another ordering (or another connection): the client sent it.
+  if (/^Invalid '(after|before)' cursor/.test(original.message)) {
+    return withCode(error, original.message, ErrorCode.INVALID_INPUT);
+  }
   if (isSafeError(original)) {
     return new GraphQLError(original.message, {
       nodes: error.nodes,

@@ -5,6 +5,7 @@ import {
   valueFromASTUntyped,
   type DocumentNode,
   type OperationDefinitionNode,
+  type SelectionNode,
   type SelectionSetNode,
   type ValueNode,
 } from "postgraphile/graphql";
@@ -45,8 +46,21 @@ export function rootFieldCalls(
   }
   const calls: RootFieldCall[] = [];
   const visited = new Set<string>();
+  // `@skip(if: true)` / `@include(if: false)` selections do not run: they are not calls.
+  const runs = (selection: SelectionNode) =>
+    (selection.directives ?? []).every((directive) => {
+      const name = directive.name.value;
+      if (name !== "skip" && name !== "include") return true;
+      const argument = directive.arguments?.find((candidate) => candidate.name.value === "if")?.value;
+      const condition =
+        argument?.kind === Kind.VARIABLE
+          ? values[argument.name.value] === true
+          : argument?.kind === Kind.BOOLEAN && argument.value;
+      return name === "skip" ? !condition : condition;
+    });
   const walk = (selectionSet: SelectionSetNode) => {
     for (const selection of selectionSet.selections) {
+      if (!runs(selection)) continue;
       if (selection.kind === Kind.FIELD) {
         if (selection.name.value.startsWith("__")) continue;
         const input = selection.arguments?.find((argument) => argument.name.value === "input")?.value;

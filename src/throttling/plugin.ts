@@ -184,7 +184,11 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
           // An incremental (@defer) answer cannot be inspected here: its counts stay as taken.
           const outcome: Outcome =
             "errors" in result || "data" in result
-              ? { ran: true, errors: Array.isArray(result.errors) ? result.errors : [] }
+              ? {
+                  ran: true,
+                  errors: Array.isArray(result.errors) ? result.errors : [],
+                  data: (result.data ?? undefined) as Record<string, unknown> | undefined,
+                }
               : UNKNOWN;
           await Promise.all(settleAll(consumptions, outcome, log));
           return result;
@@ -211,7 +215,10 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
 }
 
 /** What became of a mutation whose per-account counts were taken in advance. */
-type Outcome = { ran: true; errors: readonly GraphQLError[] } | { ran: false } | { ran: "unknown" };
+type Outcome =
+  | { ran: true; errors: readonly GraphQLError[]; data: Record<string, unknown> | undefined }
+  | { ran: false }
+  | { ran: "unknown" };
 const NOT_RUN: Outcome = { ran: false };
 const UNKNOWN: Outcome = { ran: "unknown" };
 
@@ -223,6 +230,7 @@ const UNKNOWN: Outcome = { ran: "unknown" };
 function settleAll(consumptions: Consumption[], outcome: Outcome, log: Logger): Array<Promise<unknown>> {
   if (outcome.ran === "unknown") return [];
   const errors = outcome.ran ? outcome.errors : undefined;
+  const data = outcome.ran ? outcome.data : undefined;
   return consumptions.flatMap((consumption) => {
     const failuresOnly = consumption.failuresOnly;
     if (!failuresOnly) return [];
@@ -231,7 +239,9 @@ function settleAll(consumptions: Consumption[], outcome: Outcome, log: Logger): 
     let succeeded = false;
     for (const call of failuresOnly.calls) {
       const error = errors?.find((candidate) => candidate.path?.[0] === call.responseKey);
-      if (errors !== undefined && error === undefined) succeeded = true;
+      // A success is an answer at the call's key: a call that did not run (e.g. `@skip`ped) has
+      // none, and must not clear the account's failures.
+      if (errors !== undefined && error === undefined && data?.[call.responseKey] != null) succeeded = true;
       else if (error && describeError(error)?.code === failuresOnly.code) failures++;
     }
     const settle = async () => {
