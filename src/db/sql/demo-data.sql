@@ -30,7 +30,7 @@ end;
 $$;
 
 insert into app_private.user_secrets (user_id, password_hash)
-select id, public.crypt('prospectflow-demo', public.gen_salt('bf', 10)) from iam.users;
+select id, extensions.crypt('prospectflow-demo', extensions.gen_salt('bf', 10)) from iam.users;
 
 insert into iam.organisation_users (organisation_id, user_id, role) values
   ('0a000000-0000-4000-8000-000000000001', '1a000000-0000-4000-8000-000000000001', 'owner'),
