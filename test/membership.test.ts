@@ -595,7 +595,7 @@ describe("secrets", () => {
       expect(rows[0].n, name).toBe(0);
     }
     const { rows } = await own.owner.query(
-      "select count(*)::int as n from app_private.tokens where token_hash = any(select public.digest(tok, 'sha256') from unnest($1::text[]) tok)",
+      "select count(*)::int as n from app_private.tokens where token_hash = any(select extensions.digest(tok, 'sha256') from unnest($1::text[]) tok)",
       [tokens],
     );
     expect(rows[0].n).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { requireOwnerUrl, type Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { DatabaseUrls } from "./connection-urls.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { restrictExtensionFunctions } from "./extension-rights.ts";
 import { runCommittedMigrations } from "./migrations.ts";
 import { prepareRolesAndDatabase } from "./prepare-database.ts";
 
@@ -24,10 +25,16 @@ export async function connectDatabase(config: Config, logger: Logger): Promise<D
   return { urls: embedded.urls, stop: () => embedded.stop() };
 }
 
-/** Roles and database (when a superuser URL is known), then the committed migrations. */
+/**
+ * Roles and database (when a superuser URL is known), then the committed migrations, then (with the
+ * superuser again) the extensions' function rights.
+ */
 export async function prepareDatabase(urls: DatabaseUrls, logger: Logger): Promise<void> {
   if (urls.rootUrl !== undefined) {
     await prepareRolesAndDatabase({ ...urls, rootUrl: urls.rootUrl }, logger);
   }
   await runCommittedMigrations(urls, logger);
+  if (urls.rootUrl !== undefined) {
+    await restrictExtensionFunctions({ ...urls, rootUrl: urls.rootUrl }, logger);
+  }
 }

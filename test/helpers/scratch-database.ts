@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { buildUrl, type DatabaseUrls } from "../../src/db/connection-urls.ts";
+import { restrictExtensionFunctions } from "../../src/db/extension-rights.ts";
 import { runCommittedMigrations } from "../../src/db/migrations.ts";
 import { allowAuthenticatorToReadMigrationHistory, prepareRolesAndDatabase } from "../../src/db/prepare-database.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -43,6 +44,7 @@ export async function createScratchDatabase(
   if (options.migrate ?? true) {
     await runCommittedMigrations(urls, logger);
     await allowAuthenticatorToReadMigrationHistory(urls);
+    await restrictExtensionFunctions(urls, logger);
   }
   return {
     name,

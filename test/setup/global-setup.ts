@@ -14,6 +14,7 @@ import {
   type EmbeddedPostgres,
 } from "../../src/db/embedded-postgres.ts";
 import { runCommittedMigrations, runCurrentMigrationOnce } from "../../src/db/migrations.ts";
+import { restrictExtensionFunctions } from "../../src/db/extension-rights.ts";
 import { prepareRolesAndDatabase } from "../../src/db/prepare-database.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { TestDatabase } from "./test-database.ts";
@@ -84,6 +85,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await prepareRolesAndDatabase(testDatabase.urls, logger);
   await runCommittedMigrations(testDatabase.urls, logger);
   await runCurrentMigrationOnce(testDatabase.urls, logger);
+  await restrictExtensionFunctions(testDatabase.urls, logger);
   project.provide("testDatabase", testDatabase);
 
   return async () => {

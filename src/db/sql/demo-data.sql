@@ -29,8 +29,8 @@ begin
 end;
 $$;
 
-insert into app_private.user_secrets (user_id, password_hash)
-select id, public.crypt('prospectflow-demo', public.gen_salt('bf', 10)) from iam.users;
+-- Through app_hidden.set_password, which knows where pgcrypto lives (public before migration 000010, extensions after).
+select app_hidden.set_password(id, 'prospectflow-demo') from iam.users;
 
 insert into iam.organisation_users (organisation_id, user_id, role) values
   ('0a000000-0000-4000-8000-000000000001', '1a000000-0000-4000-8000-000000000001', 'owner'),
