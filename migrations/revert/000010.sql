@@ -1,3 +1,9 @@
+--! Reverts: sha1:fd27dff8e9b97efed20fea0bad5f32780612a135
+
+-- Reverts 000010 (pgcrypto out of public): back to the schema of the migration before it. What each part loses is
+-- said at its head. Parts in reverse order of the migration's files (newest first).
+
+--------------------------------------------------------------------------------
 -- Revert part of migrations/current/200-extensions-out-of-public.sql (see README, "Migrations:
 -- rolling one back"): loses no data (pgcrypto keeps none). Creates pgcrypto in public again, gives
 -- schema extensions back its 000008 comment, and re-creates the eight functions that call pgcrypto

@@ -1,1 +1,0 @@
--- 1-current.sql holds only graphile-migrate's guidance comment: nothing to revert.
