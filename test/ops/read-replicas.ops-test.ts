@@ -6,6 +6,7 @@
 // unreachable replica never fails a request, directly or behind PgBouncer (the compose layout).
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
+import pg from "pg";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JWT_AUDIENCE, JWT_ISSUER } from "../../src/auth/jwt.ts";
@@ -86,10 +87,10 @@ beforeAll(async () => {
   url.port = String(replica.port);
   replicaUrl = url.toString();
 
-  [serverA, serverB] = await Promise.all([
-    startServerProcess(replicaEnvironment()),
-    startServerProcess(replicaEnvironment()),
-  ]);
+  // One after the other: both apply the (already applied) migrations at start, and graphile-migrate
+  // refuses a second migrator while the first holds its lock.
+  serverA = await startServerProcess(replicaEnvironment());
+  serverB = await startServerProcess(replicaEnvironment());
   alice = await register(serverA, "alice");
   bob = await register(serverA, "bob");
   const login = await gql(serverA, LOGIN, { variables: { email: alice.email, password: PASSWORD } });
@@ -137,18 +138,30 @@ async function gql(
   };
 }
 
+/** Signs up (an unverified account and its organisation), verifies the address as the mailed link would, signs in. */
 async function register(server: ServerProcess, label: string): Promise<Account> {
   const email = `${label}.${randomBytes(4).toString("hex")}@example.test`;
   const answer = await gql(
     server,
     `mutation($email: String!, $password: String!, $name: String!) {
-    register(input: { email: $email, password: $password, organisationName: $name }) { token userId organisationId } }`,
+    register(input: { email: $email, password: $password, organisationName: $name }) { message } }`,
     {
       variables: { email, password: PASSWORD, name: `${label} org` },
     },
   );
   expect(answer.body.errors, JSON.stringify(answer.body.errors)).toBeUndefined();
-  return { email, ...(answer.body.data!.register as Omit<Account, "email">) };
+  const owner = new pg.Client({ connectionString: database.urls.ownerUrl });
+  await owner.connect();
+  await owner.query("update iam.users set email_verified_at = now() where email = $1", [email]);
+  await owner.end();
+  const login = await gql(
+    server,
+    `mutation($email: String!, $password: String!) {
+    login(input: { email: $email, password: $password }) { token userId organisationId } }`,
+    { variables: { email, password: PASSWORD } },
+  );
+  expect(login.body.errors, JSON.stringify(login.body.errors)).toBeUndefined();
+  return { email, ...(login.body.data!.login as Omit<Account, "email">) };
 }
 
 async function companyNames(server: { url: string }, account: Account, lsn?: string | null): Promise<string[]> {
@@ -188,8 +201,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A token signed a minute ago (so not "fresh"), for any user and organisation. */
-function agedToken(userId: string, organisationId: string): string {
-  return jwt.sign({ organisation_id: organisationId, iat: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET, {
+/** A token signed a minute ago, on session `sid` (every token names one). */
+function agedToken(userId: string, organisationId: string, sid: string = randomUUID()): string {
+  return jwt.sign({ organisation_id: organisationId, sid, iat: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET, {
     algorithm: "HS256",
     subject: userId,
     expiresIn: 600,
@@ -243,8 +257,22 @@ describe("routing", () => {
     const before = await served(serverB);
     expect(await companyNames(serverB, bob)).toEqual([]);
     expect(await companyNames(serverB, alice)).toContain(name);
-    // Bob's user in Alice's organisation: a validly signed token, but no membership.
-    const intruder = await gql(serverB, COMPANY_NAMES, { token: agedToken(bob.userId, alice.organisationId) });
+    // Bob's user in Alice's organisation: a validly signed token on an open session, but no membership.
+    const owner = new pg.Client({ connectionString: database.urls.ownerUrl });
+    await owner.connect();
+    const { rows } = await owner.query<{ session_id: string }>(
+      "select (app_hidden.start_session($1, $2, 600)).session_id",
+      [bob.userId, alice.organisationId],
+    );
+    const lsn = (await owner.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")).rows[0]!.lsn;
+    await owner.end();
+    await waitFor("the replica to replay the session", async () => {
+      const [row] = await replica.query<{ ok: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok", [lsn]);
+      return row?.ok ? true : undefined;
+    });
+    const intruder = await gql(serverB, COMPANY_NAMES, {
+      token: agedToken(bob.userId, alice.organisationId, rows[0]!.session_id),
+    });
     expect(intruder.body.errors?.[0]?.extensions?.code).toBe("NOT_A_MEMBER");
     expect(intruder.body.data?.companies ?? null).toBeNull();
     expect(await served(serverB)).toBeGreaterThanOrEqual(before + 2);
