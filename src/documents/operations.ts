@@ -4,6 +4,7 @@
 // operation hashes the same however a client lays it out; stripping is a lexer pass, far cheaper
 // than parsing and printing.
 import {
+  getOperationAST,
   Kind,
   parse,
   stripIgnoredCharacters,
@@ -39,13 +40,7 @@ export function selectedOperation(source: string, operationName: string | undefi
   } catch {
     return undefined; // not GraphQL: never registered
   }
-  const operations = operationsOf(document);
-  const operation =
-    operationName === undefined
-      ? operations.length === 1
-        ? operations[0]
-        : undefined
-      : operations.find((candidate) => candidate.name?.value === operationName);
+  const operation = getOperationAST(document, operationName);
   return operation ? canonical(source, document, operation) : undefined;
 }
 

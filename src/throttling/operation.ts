@@ -19,14 +19,6 @@ export interface RootFieldCall {
   email: string | undefined;
 }
 
-export function operationOf(document: DocumentNode, operationName: string | undefined | null) {
-  const operations = document.definitions.filter(
-    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
-  );
-  if (operationName == null) return operations.length === 1 ? operations[0] : undefined;
-  return operations.find((operation) => operation.name?.value === operationName);
-}
-
 export function rootFieldCalls(
   document: DocumentNode,
   operation: OperationDefinitionNode,

@@ -6,14 +6,14 @@
 // HTTP 429 / 503 with Retry-After.
 import { createHash } from "node:crypto";
 import type { Request } from "express";
-import { GraphQLError } from "postgraphile/graphql";
+import { getOperationAST, GraphQLError } from "postgraphile/graphql";
 import type {} from "postgraphile/grafserv";
 import type { Logger } from "../logger.ts";
 import { describeError, ErrorCode } from "../graphql/errors.ts";
 import type { BlockedAddresses } from "./blocked-addresses.ts";
 import { clientAddressOf, throttledAddress } from "./client-address.ts";
 import type { ConcurrencyLimit } from "./concurrency.ts";
-import { operationOf, rootFieldCalls, type RootFieldCall } from "./operation.ts";
+import { rootFieldCalls, type RootFieldCall } from "./operation.ts";
 import { MUTATION_RULES, type LimiterName } from "./rules.ts";
 import { isRefusal, type Limiter, type Limiters } from "./store.ts";
 import { requestLogger } from "../logger.ts";
@@ -113,7 +113,7 @@ export function createThrottlingPlugin(options: ThrottlingOptions): GraphileConf
         async execute(next, event) {
           const { args } = event;
           const req = args.requestContext?.expressv4?.req as Request | undefined;
-          const operation = operationOf(args.document, args.operationName);
+          const operation = getOperationAST(args.document, args.operationName) ?? undefined;
           if (req && operation?.name) req.prospectflowOperationName = operation.name.value;
           if (!req || operation?.operation !== "mutation") return next();
 

@@ -4,7 +4,7 @@
 // state (no query to choose), in the grafast context (src/graphql/preset.ts) by replacing the
 // `withPgClient` PostGraphile's PgContextPlugin put there for the primary.
 import type { Request, Response } from "express";
-import { getOperationAST, type DocumentNode } from "graphql";
+import { getOperationAST, type DocumentNode } from "postgraphile/graphql";
 import type pg from "pg";
 import type { WithPgClient as AnyWithPgClient } from "postgraphile/@dataplan/pg";
 import { makePgAdaptorWithPgClient, type NodePostgresPgClient } from "postgraphile/adaptors/pg";
