@@ -202,6 +202,20 @@ describe("per-request routing (fake pools: which database each operation reaches
     expect(router.writePositions.lookup(SESSION)).toBe(0x500n);
   });
 
+  it("runs an anonymous mutation on the primary without reading or returning the write position", async () => {
+    const { run, router } = setUp();
+    const headers: Record<string, string> = {};
+    const anonymous = { kind: "anonymous" } as unknown as ReturnType<typeof member>;
+    expect(
+      await run('mutation { login(input: { email: "a@b.test", password: "x" }) { token } }', {
+        authentication: anonymous,
+        headers,
+      }),
+    ).toBe("primary");
+    expect(headers).toEqual({});
+    expect(router.writePositions.lookup(SESSION)).toBeUndefined();
+  });
+
   it("keeps a session that wrote beyond the replica's position on the primary, and uses the replica once it has caught up", async () => {
     const { run, replica } = setUp({ replayLsn: "0/400" });
     await run("mutation { logout(input: {}) { result } }");

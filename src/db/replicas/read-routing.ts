@@ -104,6 +104,10 @@ export function createReadRouter(options: {
       const operation = getOperationAST(document, operationName ?? undefined)?.operation;
       const key = sessionKey(authentication);
       if (operation === "mutation") {
+        // Anonymous mutations (login, register, resets) have no session whose later reads need the
+        // write (a token they sign is fresh: it reads the primary anyway), so they pay no extra
+        // round trip and learn nothing about the primary's write position.
+        if (key === undefined) return {};
         const withPgClient: WithPgClient = async (pgSettings, callback) => {
           const result = await primary(pgSettings, callback);
           await recordWrite(key, res);
