@@ -257,6 +257,29 @@ describe("per client address", () => {
     expect(elsewhere.body.errors).toBeUndefined();
   });
 
+  it("limits password reset requests per address even with a token; another address is still served", async () => {
+    const org = await createOrganisation(owner, "reset-flood");
+    const authorization = { authorization: `Bearer ${memberToken(org, "member")}` };
+    const address = newAddress();
+    const resets = (offset: number) =>
+      `mutation { ${Array.from(
+        { length: 15 },
+        (_, i) =>
+          `r${i}: requestPasswordReset(input: { email: "stranger-${offset + i}-${randomBytes(3).toString("hex")}@example.test" }) { message }`,
+      ).join(" ")} }`;
+    // 30 an hour per address: two requests of 15 pass, the third is refused although signed in.
+    for (const offset of [0, 15]) {
+      const served = await post(server.url, resets(offset), {}, { ...from(address), ...authorization });
+      expect(served.body.errors).toBeUndefined();
+    }
+    const refused = await post(server.url, resets(30), {}, { ...from(address), ...authorization });
+    expect(refused.status).toBe(429);
+    expect(codeOf(refused)).toBe("RATE_LIMITED");
+    expect(refused.body.errors?.[0]?.message).toMatch(/password reset requests from your address/);
+    const elsewhere = await post(server.url, resets(45), {}, { ...from(newAddress()), ...authorization });
+    expect(elsewhere.body.errors).toBeUndefined();
+  });
+
   it("refuses the 3rd sign-up of an hour from one address; another address signs up", async () => {
     const address = newAddress();
     const signUp = (at: string) =>

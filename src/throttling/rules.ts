@@ -9,7 +9,8 @@ export type LimiterName =
   | "loginPerAddress"
   | "registerPerAddress"
   | "loginFailuresPerAccount"
-  | "passwordResetRequestsPerAccount";
+  | "passwordResetRequestsPerAccount"
+  | "passwordResetRequestsPerAddress";
 
 export interface LimiterSettings {
   points: number;
@@ -47,7 +48,11 @@ export const MUTATION_RULES: Readonly<Record<string, MutationRule>> = {
     hashesPassword: true,
   },
   register: { perAddress: "registerPerAddress", hashesPassword: true },
-  requestPasswordReset: { perAccount: { limiter: "passwordResetRequestsPerAccount" } },
+  // Per address too, signed in or not: a token must not make an address free to mail any number of accounts.
+  requestPasswordReset: {
+    perAddress: "passwordResetRequestsPerAddress",
+    perAccount: { limiter: "passwordResetRequestsPerAccount" },
+  },
   resetPassword: { hashesPassword: true },
   acceptInvitation: { hashesPassword: true },
   changePassword: { hashesPassword: true },
@@ -56,6 +61,8 @@ export const MUTATION_RULES: Readonly<Record<string, MutationRule>> = {
 
 /** Password-reset mails per account per hour: a fixed, small number (each one is a mail sent). */
 const PASSWORD_RESET_REQUESTS_PER_HOUR = 5;
+/** Password-reset requests per client address per hour, whatever the accounts (each one may mail). */
+const PASSWORD_RESET_REQUESTS_PER_ADDRESS_PER_HOUR = 30;
 
 export function limiterSettings(config: ThrottlingConfig): Record<LimiterName, LimiterSettings> {
   return {
@@ -89,6 +96,12 @@ export function limiterSettings(config: ThrottlingConfig): Record<LimiterName, L
       durationSeconds: 3600,
       what: "password reset requests for this account",
       keyedBy: "account",
+    },
+    passwordResetRequestsPerAddress: {
+      points: PASSWORD_RESET_REQUESTS_PER_ADDRESS_PER_HOUR,
+      durationSeconds: 3600,
+      what: "password reset requests from your address",
+      keyedBy: "address",
     },
   };
 }
