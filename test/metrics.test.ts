@@ -50,9 +50,11 @@ describe("in development and tests", () => {
     expect(type).toContain("text/plain");
     const delta = (sample: string) => value(text, sample) - value(before, sample);
     expect(delta('prospectflow_graphql_operations_total{operation="PeoplePage",outcome="ok"}')).toBe(1);
-    expect(delta('prospectflow_graphql_operations_total{operation="Broken",outcome="GRAPHQL_VALIDATION_FAILED"}')).toBe(
-      1,
-    );
+    // A document refused before it runs is not labelled by the name its client chose.
+    expect(
+      delta('prospectflow_graphql_operations_total{operation="refused",outcome="GRAPHQL_VALIDATION_FAILED"}'),
+    ).toBe(1);
+    expect(text).not.toContain('operation="Broken"');
     expect(delta('prospectflow_refusals_total{code="GRAPHQL_VALIDATION_FAILED"}')).toBe(1);
     // Refused before GraphQL ran (HTTP 401 with a JSON error body) and a 404: counted all the same.
     expect(delta('prospectflow_refusals_total{code="UNAUTHENTICATED"}')).toBe(1);

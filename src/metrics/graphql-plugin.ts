@@ -10,6 +10,24 @@ interface ErrorBody {
 
 const ERRORS_KEY = Buffer.from('"errors":');
 
+/**
+ * Refusals of the document itself, before it runs: its name is the client's choice (any string,
+ * in production any unregistered one too), so it is not made a label: those count as "refused".
+ */
+const DOCUMENT_REFUSALS = new Set([
+  "DOCUMENT_NOT_TRUSTED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "DEPTH_LIMIT_EXCEEDED",
+  "ALIAS_LIMIT_EXCEEDED",
+  "ROOT_FIELD_LIMIT_EXCEEDED",
+  "COST_LIMIT_EXCEEDED",
+  "OPERATION_LIMIT_EXCEEDED",
+  "BODY_TOO_LARGE",
+  "INTROSPECTION_DISABLED",
+  "PLANNING_TIMEOUT",
+  "BAD_REQUEST_BODY",
+]);
+
 function errorCodes(body: ErrorBody | null | undefined): string[] {
   if (!Array.isArray(body?.errors)) return [];
   return body.errors.map((e) => (typeof e.extensions?.code === "string" ? e.extensions.code : "UNKNOWN"));
@@ -63,8 +81,13 @@ export function createMetricsPlugin(metrics: Metrics): GraphileConfig.Plugin {
             codes = [`HTTP_${result.statusCode}`];
           }
           const req = event.requestDigest.requestContext.expressv4?.req;
-          const name = req === undefined ? undefined : operationNames.get(req);
-          metrics.graphqlOperation(name, codes[0] ?? "ok", Number(process.hrtime.bigint() - started) / 1e9);
+          const outcome = codes[0] ?? "ok";
+          const name = DOCUMENT_REFUSALS.has(outcome)
+            ? "refused"
+            : req === undefined
+              ? undefined
+              : operationNames.get(req);
+          metrics.graphqlOperation(name, outcome, Number(process.hrtime.bigint() - started) / 1e9);
           for (const code of codes) metrics.refusal(code);
           return result;
         },
