@@ -434,6 +434,28 @@ describe("grouped counts and figures", () => {
     expect(data.peopleStatusCounts.find((r: { status: string }) => r.status === "new").count).toBe(2);
     expect(data.taskStatusCounts.find((r: { status: string }) => r.status === "queued").count).toBe(positions.length);
     expect(typeof data.peopleStatusCounts[0].count).toBe("number");
+
+    // The functions name the organisation themselves: a role that RLS does not apply to (the
+    // owner here; the bench's BYPASSRLS variant) still counts only the current organisation's rows.
+    const client = await owner.connect();
+    try {
+      await client.query("begin");
+      await client.query(
+        "select set_config('app.organisation_id', $1, true), set_config('app.user_id', $2, true), set_config('app.session_id', $3, true)",
+        [orgA.id, orgA.users.owner, orgA.sessions.owner],
+      );
+      for (const [fn, table, column, lookup] of [
+        ["crm.people_status_counts", "crm.people", "status", "person_statuses"],
+        ["outreach.task_status_counts", "outreach.tasks", "status", "task_statuses"],
+        ["outreach.message_status_counts", "outreach.messages", "status", "message_statuses"],
+      ] as const) {
+        const { rows } = await client.query<{ key: string; count: number }>(`select * from ${fn}()`);
+        expect(rows.map((r) => Object.values(r))).toEqual(await sqlCounts(table, column, lookup));
+      }
+    } finally {
+      await client.query("rollback");
+      client.release();
+    }
   });
 
   it("returns figures as numbers and zero-filled totals per day, refusing a range over 367 days", async () => {

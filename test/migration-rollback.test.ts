@@ -25,7 +25,8 @@ import { createScratchDatabase, type ScratchDatabase } from "./helpers/scratch-d
 
 /** SQL that does something once its comments are removed. */
 function hasStatements(sql: string): boolean {
-  return sql.replace(/--[^\n]*/g, "").trim() !== "";
+  // `--!include <fixture>` is a comment to PostgreSQL but a statement to graphile-migrate.
+  return /^--!\s*include\s/m.test(sql) || sql.replace(/--[^\n]*/g, "").trim() !== "";
 }
 
 /** A revert script that says `-- No-op:`: its migration is declared to change no object. */
