@@ -52,6 +52,7 @@ import { databaseBytes, formatBytes } from "./seed/seed.ts";
 import { countOpenEvents, deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
 import { CHILD_ENV } from "./variants/child-settings.ts";
 import { startServerProcess, type ServerProcess } from "./variants/server-process.ts";
+import { profileScenarios } from "./profile/profile-scenarios.ts";
 
 const usage = `Usage: npm run bench -- [options]
 
@@ -72,6 +73,8 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --reseed               rebuild the data set even if an identical one exists
   --beside <file|none>   another run's results.json to set beside this one (default: for a preset
                          other than ${DEFAULT_PRESET}, the run bench/results/latest.md links to)
+  --profile              after the rounds, a CPU profile of a (the shipped API) under each
+                         scenario's load (--seconds long), saved with a reading in <out>/profiles/
   --out <folder>         where to write the results (default bench/results/<time>)`;
 
 interface RunOptions {
@@ -91,6 +94,8 @@ interface RunOptions {
   /** Another run's results.json to report beside this one; null: none. */
   beside: string | null | undefined;
   outDirectory: string | undefined;
+  /** CPU profiles of variant a per scenario after the rounds (bench/profile/). */
+  profile: boolean;
 }
 
 function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
@@ -113,6 +118,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
         reseed: { type: "boolean" },
         beside: { type: "string" },
         out: { type: "string" },
+        profile: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -155,6 +161,7 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
     beside:
       values.beside === "none" ? null : typeof values.beside === "string" ? path.resolve(values.beside) : undefined,
     outDirectory: typeof values.out === "string" ? path.resolve(values.out) : undefined,
+    profile: values.profile === true,
   };
 }
 
@@ -374,16 +381,20 @@ async function main(): Promise<number> {
       name: string,
       script: string,
       readyPath: string,
-      spec: { port: number; environment: Record<string, string> },
+      spec: { port: number; environment: Record<string, string>; nodeArguments?: string[] },
     ) => {
       const server = await startServerProcess({ name, script, readyPath, ...spec });
       started_.push(server);
       return server;
     };
     let cells: Cell[] = [];
+    const inspectorPort = options.profile ? await findFreePort() : undefined;
     try {
       const servers: Servers = {
-        a: await start("a (shipped API)", "src/main.ts", "/readyz", await shippedEnvironment(main.urls)),
+        a: await start("a (shipped API)", "src/main.ts", "/readyz", {
+          ...(await shippedEnvironment(main.urls)),
+          ...(inspectorPort !== undefined ? { nodeArguments: [`--inspect=127.0.0.1:${inspectorPort}`] } : {}),
+        }),
         b: await start(
           "b (RLS bypassed)",
           "bench/variants/rls-bypass-server.ts",
@@ -526,6 +537,24 @@ async function main(): Promise<number> {
             );
           }
         }
+      }
+      if (inspectorPort !== undefined) {
+        await profileScenarios({
+          port: inspectorPort,
+          scenarios: options.scenarios.filter((scenario) => scenario.kind !== "pixel" || scenario.pixel === "random"),
+          seconds: options.seconds,
+          folder: path.join(outDirectory, "profiles"),
+          load: async (scenario) =>
+            (
+              await runHttpLoad({
+                url: servers.a.url,
+                connections: options.connections,
+                seconds: options.seconds,
+                request: httpRequest(scenario, "a", mainSet.context),
+              })
+            ).requests,
+          log,
+        });
       }
     } finally {
       for (const server of started_) await server.stop();

@@ -446,6 +446,14 @@ const campaignEnrollmentsQuery = /* GraphQL */ `
   }
 `;
 
+/**
+ * A timestamptz as PostGraphile's Datetime renders it (to_char with microseconds and offset). The
+ * format's colons are chr(58): in a pgbench script `:MI`, `:SS` and `:TZM` would be taken for
+ * variables and become parameters ("could not determine data type of parameter $2").
+ */
+const TIMESTAMP_AS_POSTGRAPHILE_SQL = (column: string) =>
+  `to_char(${column}, 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS.USTZH' || chr(58) || 'TZM')`;
+
 /** The oldest active campaign, its enrolments in a state: the 50 latest and how many. */
 const campaignEnrollmentsSql: SqlStatement = {
   text: `
@@ -456,7 +464,7 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
                            where e.organisation_id = c.organisation_id and e.campaign_id = c.id and e.state = $1),
            'nodes', (
              select coalesce(json_agg(json_build_object(
-                      'id', e.id, 'enrolledAt', to_char(e.enrolled_at, 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'),
+                      'id', e.id, 'enrolledAt', ${TIMESTAMP_AS_POSTGRAPHILE_SQL("e.enrolled_at")},
                       'state', e.state,
                       'position', (select json_build_object('jobTitle', po.job_title, 'person',
                                             (select json_build_object('firstName', pe.first_name, 'lastName', pe.last_name)

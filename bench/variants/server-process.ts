@@ -42,8 +42,11 @@ export async function startServerProcess(options: {
   /** Answers 200 once the server can serve requests. */
   readyPath: string;
   timeoutMs?: number;
+  /** Node options before the script (the profiling run's `--inspect=…`). */
+  nodeArguments?: string[];
 }): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [path.join(projectRoot, options.script)], {
+  const args = [...(options.nodeArguments ?? []), path.join(projectRoot, options.script)];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: { ...baseEnvironment(), ...options.environment },
     stdio: ["ignore", "pipe", "pipe"],
