@@ -840,9 +840,14 @@ async function validate(
         c: await post(servers.c, scenario, "c", mainSet.context),
       };
       for (const variant of ["b", "c"] as const) {
-        if (comparable(scenario, answers[variant]) !== comparable(scenario, answers.a)) {
+        const [expected, actual] = [comparable(scenario, answers.a), comparable(scenario, answers[variant])];
+        if (actual !== expected) {
+          // Where they part: the first differing character, with some context before it.
+          let at = 0;
+          while (at < expected.length && expected[at] === actual[at]) at++;
+          const from = Math.max(0, at - 300);
           throw new Error(
-            `${scenario.id}: variant ${variant} answers differently from a:\n a: ${comparable(scenario, answers.a).slice(0, 800)}\n ${variant}: ${comparable(scenario, answers[variant]).slice(0, 800)}`,
+            `${scenario.id}: variant ${variant} answers differently from a (from character ${at}):\n a: …${expected.slice(from, at + 300)}\n ${variant}: …${actual.slice(from, at + 300)}`,
           );
         }
       }

@@ -472,10 +472,10 @@ select json_build_object('campaigns', json_build_object('nodes', coalesce(json_a
                                               where pe.organisation_id = po.organisation_id and pe.id = po.person_id))
                                      from crm.positions po
                                     where po.organisation_id = e.organisation_id and po.id = e.position_id))
-                    order by e.enrolled_at desc, e.organisation_id, e.id), '[]')
+                    order by e.enrolled_at desc, e.organisation_id desc, e.id desc), '[]')
                from (select * from outreach.campaign_enrollments e
                       where e.organisation_id = c.organisation_id and e.campaign_id = c.id and e.state = $1
-                      order by e.enrolled_at desc, e.organisation_id, e.id
+                      order by e.enrolled_at desc, e.organisation_id desc, e.id desc
                       limit 50) as e)))
        order by c.created_at, c.organisation_id, c.id), '[]'))) as result
   from (select * from outreach.campaigns where status = 'active'

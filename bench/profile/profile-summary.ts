@@ -100,8 +100,7 @@ export function summariseProfile(profile: CpuProfile, requests: number | undefin
 
 /** Markdown: the package table and the two function tables, in ms per request where known. */
 export function profileMarkdown(title: string, summary: ProfileSummary): string {
-  const per = (ms: number) =>
-    summary.requests ? `${(ms / summary.requests).toFixed(3)}` : `${ms.toFixed(0)} ms`;
+  const per = (ms: number) => (summary.requests ? `${(ms / summary.requests).toFixed(3)}` : `${ms.toFixed(0)} ms`);
   const share = (ms: number) => `${((100 * ms) / summary.busyMs).toFixed(1)}%`;
   const unit = summary.requests ? "ms/request" : "ms";
   const lines = [

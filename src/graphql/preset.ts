@@ -13,6 +13,7 @@ import { createDefaultPageSizePlugin } from "../limits/default-page-size-plugin.
 import { createLimitsPlugin } from "../limits/limits-plugin.ts";
 import { withPlanningTimeoutCode } from "../limits/planning-timeout.ts";
 import type { ReadRouter } from "../db/replicas/read-routing.ts";
+import { makeRequestWithPgClient } from "../db/request-transaction.ts";
 import { VISITOR_ROLE } from "../db/roles.ts";
 import { createAuthPlugin } from "./auth-plugin.ts";
 import { createLogger, type Logger } from "../logger.ts";
@@ -76,6 +77,8 @@ function guardParts(guards: GuardOptions | undefined, maskError: (error: GraphQL
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   const guards = guardParts(options.guards, createMaskError(options.logger ?? createLogger("warn")));
+  // Every request's transaction opens in one round trip (begin and settings together).
+  const withPgClient = makeRequestWithPgClient(options.authenticatorPool);
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, DashboardFilterPreset],
     plugins: [
@@ -115,11 +118,12 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
             ...args.contextValue.pgSettings,
             ...pgSettingsFor(authentication, options.statementTimeoutMs),
           },
+          withPgClient,
           // Queries on a replica that has the client's writes, mutations on the primary (src/db/replicas).
           ...options.readRouter?.contextFor({
             document: args.document,
             operationName: args.operationName,
-            primary: args.contextValue.withPgClient,
+            primary: withPgClient,
             authentication,
             req: requestContext.expressv4?.req,
             res: requestContext.expressv4?.res,

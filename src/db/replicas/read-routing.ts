@@ -7,7 +7,8 @@ import type { Request, Response } from "express";
 import { getOperationAST, type DocumentNode } from "postgraphile/graphql";
 import type pg from "pg";
 import type { WithPgClient as AnyWithPgClient } from "postgraphile/@dataplan/pg";
-import { makePgAdaptorWithPgClient, type NodePostgresPgClient } from "postgraphile/adaptors/pg";
+import type { NodePostgresPgClient } from "postgraphile/adaptors/pg";
+import { makeRequestWithPgClient } from "../request-transaction.ts";
 import type { RequestAuthentication } from "../../auth/request-authentication.ts";
 import type { Logger } from "../../logger.ts";
 import { formatLsn, maxLsn, parseLsn, WRITE_POSITION_HEADER, type Lsn } from "./lsn.ts";
@@ -78,8 +79,8 @@ export function createReadRouter(options: {
             throw new ReplicaConnectFailed(`cannot connect to ${replica.name}`, { cause: error });
           }),
       };
-      // makePgAdaptorWithPgClient only ever calls connect() on what it is given.
-      return [replica, makePgAdaptorWithPgClient(connectOnly as unknown as pg.Pool)];
+      // makeRequestWithPgClient only ever calls connect() on what it is given.
+      return [replica, makeRequestWithPgClient(connectOnly as unknown as pg.Pool)];
     }),
   );
 
