@@ -53,6 +53,8 @@ import { countOpenEvents, deleteCreatedPeople, prepareBypassRole, prepareMembers
 import { CHILD_ENV } from "./variants/child-settings.ts";
 import { startServerProcess, type ServerProcess } from "./variants/server-process.ts";
 import { profileScenarios } from "./profile/profile-scenarios.ts";
+import { documentHash } from "../src/documents/document-hash.ts";
+import { documentKey } from "../src/documents/operations.ts";
 
 const usage = `Usage: npm run bench -- [options]
 
@@ -73,6 +75,10 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --reseed               rebuild the data set even if an identical one exists
   --beside <file|none>   another run's results.json to set beside this one (default: for a preset
                          other than ${DEFAULT_PRESET}, the run bench/results/latest.md links to)
+  --node-options <flags> Node options for variant a (e.g. "--max-semi-space-size=16"), to measure
+                         V8 settings before shipping them (default: as the Dockerfile runs it)
+  --document-ids         variant a names each registered document by its hash (documentId) instead
+                         of sending its text
   --profile              after the rounds, a CPU profile of a (the shipped API) under each
                          scenario's load (--seconds long), saved with a reading in <out>/profiles/
   --out <folder>         where to write the results (default bench/results/<time>)`;
@@ -96,6 +102,10 @@ interface RunOptions {
   outDirectory: string | undefined;
   /** CPU profiles of variant a per scenario after the rounds (bench/profile/). */
   profile: boolean;
+  /** Extra Node options for variant a (V8 flags under test). */
+  nodeOptions: string[];
+  /** Variant a sends documentId (the registered hash) rather than the document's text. */
+  documentIds: boolean;
 }
 
 function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
@@ -119,6 +129,8 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
         beside: { type: "string" },
         out: { type: "string" },
         profile: { type: "boolean" },
+        "node-options": { type: "string" },
+        "document-ids": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -162,6 +174,9 @@ function parseOptions(argv: string[]): RunOptions | { exitCode: number } {
       values.beside === "none" ? null : typeof values.beside === "string" ? path.resolve(values.beside) : undefined,
     outDirectory: typeof values.out === "string" ? path.resolve(values.out) : undefined,
     profile: values.profile === true,
+    documentIds: values["document-ids"] === true,
+    nodeOptions:
+      typeof values["node-options"] === "string" ? values["node-options"].split(/\s+/).filter((o) => o !== "") : [],
   };
 }
 
@@ -191,6 +206,9 @@ function memberOf(context: ScenarioContext, scenario: Scenario): Member {
   return context.members[scenario.member];
 }
 
+/** Set from --document-ids: variant a sends `documentId` instead of the document's text. */
+let sendDocumentIds = false;
+
 function httpRequest(
   scenario: Scenario,
   variant: "a" | "b" | "c",
@@ -214,7 +232,11 @@ function httpRequest(
   };
   const body = (n: number) => {
     const variables = graphql.variables(context, n);
-    return JSON.stringify(variant === "c" ? { variables } : { query: graphql.query, variables });
+    if (variant === "c") return JSON.stringify({ variables });
+    // --document-ids: a names its registered document by hash, as a first-party client can.
+    if (variant === "a" && sendDocumentIds)
+      return JSON.stringify({ documentId: `sha256:${documentHash(documentKey(graphql.query))}`, variables });
+    return JSON.stringify({ query: graphql.query, variables });
   };
   const requestPath = variant === "c" ? `/sql/${scenario.id}` : "/graphql";
   let counter = 0;
@@ -332,6 +354,11 @@ async function main(): Promise<number> {
           `[bench] read ${(prewarmed / 128).toFixed(0)} MiB of ${databaseNameOf(urls.ownerUrl)} into the page cache (pg_prewarm)`,
         );
     }
+    sendDocumentIds = options.documentIds;
+    if (options.documentIds)
+      notes.push("Variant a named its documents by hash (documentId), not by text (--document-ids).");
+    if (options.nodeOptions.length > 0)
+      notes.push(`Variant a ran with the Node options ${options.nodeOptions.join(" ")} (--node-options).`);
     const checkpointsBefore = await checkpointCount(cluster.rootUrl);
     const machine = await describeMachine(main.urls.ownerUrl, pgbenchText);
 
@@ -393,7 +420,10 @@ async function main(): Promise<number> {
       const servers: Servers = {
         a: await start("a (shipped API)", "src/main.ts", "/readyz", {
           ...(await shippedEnvironment(main.urls)),
-          ...(inspectorPort !== undefined ? { nodeArguments: [`--inspect=127.0.0.1:${inspectorPort}`] } : {}),
+          nodeArguments: [
+            ...options.nodeOptions,
+            ...(inspectorPort !== undefined ? [`--inspect=127.0.0.1:${inspectorPort}`] : []),
+          ],
         }),
         b: await start(
           "b (RLS bypassed)",
