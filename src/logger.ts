@@ -31,17 +31,18 @@ export function createLogger(level: string): Logger {
 }
 
 /**
- * The logger of the request being served (pino-http's child, carrying its reqId), for code that
+ * The logger of the request being served (the access log's child, carrying its reqId), for code that
  * logs without the request at hand: grafserv calls maskError with the error alone.
  */
-const requestLoggers = new AsyncLocalStorage<Logger>();
+const requestLoggers = new AsyncLocalStorage<() => Logger>();
 
-export function runWithRequestLogger<T>(logger: Logger, work: () => T): T {
+/** Runs `work` with the request's logger at hand (made on first use: see src/http/access-log.ts). */
+export function runWithRequestLogger<T>(logger: () => Logger, work: () => T): T {
   return requestLoggers.run(logger, work);
 }
 
 export function requestLoggerOr(fallback: Logger): Logger {
-  return requestLoggers.getStore() ?? fallback;
+  return requestLoggers.getStore()?.() ?? fallback;
 }
 
 /**
@@ -68,7 +69,7 @@ function describe(args: unknown[]): { msg: string; err?: Error } {
 
 /**
  * The request's own logger (with its reqId) when the access log has run for it, else `fallback`.
- * pino-http types `req.log` as always set; requests that never passed through it lack one.
+ * Requests that never passed through the access log have none.
  */
 export function requestLogger(req: IncomingMessage, fallback: Logger): Logger {
   return (req as { log?: Logger }).log ?? fallback;
