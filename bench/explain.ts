@@ -32,7 +32,7 @@ import { benchRoot, connectBenchCluster, ensureBenchDatabase } from "./bench-dat
 import { organisationStatistics } from "./explain-statistics.ts";
 import { DEFAULT_PRESET, PRESET_NAMES, parsePreset } from "./presets.ts";
 import { CREATED_EMAIL_DOMAIN, SCENARIOS, pixelToken, type Scenario, type ScenarioContext } from "./scenarios.ts";
-import { deleteCreatedPeople, prepareBypassRole, prepareMembers } from "./setup.ts";
+import { deleteCreatedPeople, prepareBypassRole, prepareMembers, TOKEN_LIFETIME_SECONDS } from "./setup.ts";
 import { BYPASS_ROLE } from "./variants/bypass-role.ts";
 import { createRlsBypassPreset } from "./variants/rls-bypass-preset.ts";
 
@@ -77,7 +77,12 @@ function recordingPool(connectionString: string, statements: Captured[]): pg.Poo
 // `set …`: a session setting, e.g. @dataplan/pg's `set jit_optimize_above_cost` on a new connection
 // (a scenario with several root fields may open a second one).
 const isControl = (text: string) => /^\s*(begin|commit|rollback|savepoint|release|deallocate|set)\b/i.test(text);
-const isSettings = (text: string) => /set_config\(el->>0, el->>1, true\)/.test(text);
+// The request's settings: `begin; select set_config('role', …), …` in the request's opening round
+// trip (src/db/request-transaction.ts), or @dataplan/pg's own json_array_elements form.
+const OPENING = /^\s*(?:set [^;]*;\s*)?begin;\s*(select set_config\([\s\S]*)$/i;
+const isSettings = (text: string) => OPENING.test(text) || /set_config\(el->>0, el->>1, true\)/.test(text);
+/** The settings statement alone, to run inside this tool's own transaction. */
+const settingsOnly = (text: string) => OPENING.exec(text)?.[1] ?? text;
 
 interface PlanReport {
   label: string;
@@ -148,7 +153,7 @@ async function explainStatement(
            set local auto_explain.log_nested_statements = on; set local auto_explain.log_timing = on;
            set local client_min_messages = log`,
         );
-        if (settings) await client.query(settings.text, settings.values);
+        if (settings) await client.query(settingsOnly(settings.text), settings.values);
         if (role) await client.query(`set local role ${client.escapeIdentifier(role)}`);
         const plan = await work(() => {
           notices.length = 0;
@@ -262,7 +267,7 @@ async function main(): Promise<number> {
             watch: undefined,
             graphiql: false,
             statementTimeoutMs: 60_000,
-            tokens: { jwtSecret, lifetimeSeconds: 3600 },
+            tokens: { jwtSecret, lifetimeSeconds: TOKEN_LIFETIME_SECONDS },
           })
         : createRlsBypassPreset({ pool, statementTimeoutMs: 60_000, jwtSecret }),
     );
@@ -270,7 +275,7 @@ async function main(): Promise<number> {
     server = await createHttpServer({
       pgl,
       authenticatorPool: pool,
-      tokens: { jwtSecret, lifetimeSeconds: 3600 },
+      tokens: { jwtSecret, lifetimeSeconds: TOKEN_LIFETIME_SECONDS },
       logger,
       readiness: { pool, committed: readCommittedMigrations(migrationsFolder), logger },
     });

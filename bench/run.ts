@@ -75,7 +75,7 @@ hand-written express + pg endpoint (c) and pgbench (d), side by side, in interle
   --reseed               rebuild the data set even if an identical one exists
   --beside <file|none>   another run's results.json to set beside this one (default: for a preset
                          other than ${DEFAULT_PRESET}, the run bench/results/latest.md links to)
-  --node-options <flags> Node options for variant a (e.g. "--max-semi-space-size=16"), to measure
+  --node-options=<flags> Node options for variant a (e.g. --node-options=--max-semi-space-size=16), to measure
                          V8 settings before shipping them (default: as the Dockerfile runs it)
   --document-ids         variant a names each registered document by its hash (documentId) instead
                          of sending its text

@@ -14,7 +14,8 @@ export const MEMBER_ORGANISATIONS: Record<MemberKind, string> = {
   probe: "bench-small-probe",
 };
 
-const TOKEN_LIFETIME_SECONDS = 6 * 3600;
+/** How long the bench's tokens live; every server the bench starts accepts that lifetime. */
+export const TOKEN_LIFETIME_SECONDS = 6 * 3600;
 
 /** A member (role `member`: reads and writes) of each organisation, with a session and a token. */
 export async function prepareMembers(ownerUrl: string, jwtSecret: string): Promise<Record<MemberKind, Member>> {

@@ -79,7 +79,7 @@ export function createRlsBypassPreset(options: {
         watch: undefined,
         graphiql: false,
         statementTimeoutMs: options.statementTimeoutMs,
-        tokens: { jwtSecret: options.jwtSecret, lifetimeSeconds: 3600 },
+        tokens: { jwtSecret: options.jwtSecret, lifetimeSeconds: 6 * 3600 },
       }),
     ],
     plugins: [ExplicitTenantFilterPlugin],
