@@ -345,12 +345,12 @@ const prospectListQuery = /* GraphQL */ `
   }
 `;
 
-/** The same search (the same trigram-index function), statuses and date; last name, first name, key order. */
+/** The same search (the same trigram-index function, rows read by address), statuses and date; last name, first name, key order. */
 const prospectListSql: SqlStatement = {
   text: `
 with matching as (
   select * from crm.people p
-   where p.id in (select m from app_hidden.people_matching($1) as m)
+   where p.ctid = any((select app_hidden.people_matching_ctids($1))::tid[])
      and p.status = any($2::text[]) and p.created_at > $3::timestamptz
 )
 select json_build_object('people', json_build_object(

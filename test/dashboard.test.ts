@@ -6,7 +6,14 @@ import { memberToken } from "./helpers/tokens.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../src/server.ts";
 import { listTables } from "./helpers/catalog.ts";
-import { createOrganisation, ownerPool, type TestOrganisation } from "./helpers/database.ts";
+import { VISITOR_ROLE } from "../src/db/roles.ts";
+import {
+  asMember,
+  authenticatorPool,
+  createOrganisation,
+  ownerPool,
+  type TestOrganisation,
+} from "./helpers/database.ts";
 import { graphql, startTestServer } from "./helpers/http-server.ts";
 
 const owner = ownerPool();
@@ -150,6 +157,69 @@ describe("search", () => {
       tokenB,
     );
     expect(asB).toEqual({ people: { totalCount: 1 }, companies: { totalCount: 1 } });
+  });
+
+  it("reads the matches by address through the policies: B's row addresses find nothing as A", async () => {
+    // The search functions return ctids (migration 000013); the API's query reads those rows again
+    // under RLS. Addresses of B's rows, forged into A's query, are filtered by the policies.
+    const { rows } = await owner.query<{ ctid: string }>(
+      "select ctid::text as ctid from crm.people where organisation_id = $1",
+      [orgB.id],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    const addresses = rows.map((row) => row.ctid);
+    const authenticator = authenticatorPool();
+    try {
+      const read = (org: TestOrganisation) =>
+        asMember(authenticator, { organisationId: org.id, userId: org.users.member }, async (client) => {
+          const matched = await client.query<{ n: number }>(
+            "select cardinality(app_hidden.people_matching_ctids('bsecret'))::int as n",
+          );
+          const forged = await client.query<{ n: number }>(
+            "select count(*)::int as n from crm.people where ctid = any($1::tid[])",
+            [addresses],
+          );
+          return [matched.rows[0]!.n, forged.rows[0]!.n];
+        });
+      expect(await read(orgA)).toEqual([0, 0]);
+      expect(await read(orgB)).toEqual([1, addresses.length]);
+    } finally {
+      await authenticator.end();
+    }
+  });
+
+  it("finds a row updated during a transaction by the version its snapshot sees, exactly once", async () => {
+    const orgD = await createOrganisation(owner, "dash-moved");
+    const id = await insertPerson(orgD.id, "Léa", "Avant", "lea@delta.test", "new", "2026-01-01T00:00:00Z");
+    const search =
+      "select count(*)::int as n, min(last_name) as last_name from crm.people where ctid = any((select app_hidden.people_matching_ctids('lea'))::tid[])";
+    const authenticator = authenticatorPool();
+    const reader = await authenticator.connect();
+    try {
+      await reader.query("begin isolation level repeatable read");
+      await reader.query(
+        "select set_config('role', $1, true), set_config('app.organisation_id', $2, true), set_config('app.user_id', $3, true)",
+        [VISITOR_ROLE, orgD.id, orgD.users.member],
+      );
+      expect((await reader.query(search)).rows[0]).toEqual({ n: 1, last_name: "Avant" });
+      // Another transaction moves the row (an update writes a new version at a new address).
+      await owner.query("update crm.people set last_name = 'Après' where organisation_id = $1 and id = $2", [
+        orgD.id,
+        id,
+      ]);
+      expect((await reader.query(search)).rows[0]).toEqual({ n: 1, last_name: "Avant" });
+      await reader.query("commit");
+    } finally {
+      await reader.query("rollback").catch(() => {});
+      reader.release();
+      await authenticator.end();
+    }
+    const data = await run(
+      `{ people(search: "lea") { totalCount nodes { lastName } } }`,
+      {},
+      memberToken(orgD, "member"),
+    );
+    expect(data.people).toEqual({ totalCount: 1, nodes: [{ lastName: "Après" }] });
   });
 
   it("ranks the best matches first with orderBy SEARCH_RANK", async () => {
