@@ -159,6 +159,22 @@ describe("search", () => {
     expect(asB).toEqual({ people: { totalCount: 1 }, companies: { totalCount: 1 } });
   });
 
+  it("searches a collection under another row (each row looked up in the matches, hashed once per statement)", async () => {
+    const data = await run(`{
+      companies(orderBy: NAME_ASC) { nodes { name positions(search: "head of") { totalCount nodes { jobTitle } } } }
+      people(orderBy: LAST_NAME_ASC, search: "lea") { nodes { lastName positions(search: "dupont-log") { nodes { email } } } }
+    }`);
+    expect(data.companies.nodes).toEqual([
+      { name: "Dupont Logistique", positions: { totalCount: 0, nodes: [] } },
+      { name: "Nonaf SARL", positions: { totalCount: 0, nodes: [] } },
+      { name: "Zeta Conseil", positions: { totalCount: 1, nodes: [{ jobTitle: "Head of Sales" }] } },
+    ]);
+    expect(data.people.nodes).toEqual([
+      { lastName: "Dupont", positions: { nodes: [{ email: "lea@dupont-logistique.test" }] } },
+      { lastName: "Martin", positions: { nodes: [] } },
+    ]);
+  });
+
   it("reads the matches by address through the policies: B's row addresses find nothing as A", async () => {
     // The search functions return ctids (migration 000013); the API's query reads those rows again
     // under RLS. Addresses of B's rows, forged into A's query, are filtered by the policies.

@@ -58,7 +58,21 @@ function searchableOf(codec: { extensions?: { pg?: { schemaName?: string; name?:
   return pg ? SEARCHABLE[`${pg.schemaName}.${pg.name}`] : undefined;
 }
 
-function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: unknown): void {
+/**
+ * How a collection reads its matches. A root field's query is its statement's main scan: it reads
+ * the matches by address (a TID scan under the policies, as every read), cheaper than joining ids
+ * to the other filters' rows (migration 000013; the sub-select runs the search once per statement,
+ * never while planning). A collection under another row (`company { positions(search:) }`) runs
+ * once per parent row: there `= any(array)` would compare each of its rows with every match, so
+ * it looks its rows up in the matches instead: `(… in (select unnest(…))) is true` is a hashed
+ * subplan, built once per statement and probed per row (`is true` keeps PostgreSQL from turning
+ * the `in` into a join, which would walk every match once per parent row). Measured on the bench's
+ * large organisation, 100 companies with their positions searched for "dup": 64 ms with the ids
+ * before 000013, 230 ms with `= any`, 110 ms as a join, 26 ms hashed.
+ */
+type MatchReading = "by-address" | "joined";
+
+function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: unknown, reading: MatchReading): void {
   const query = typeof value === "string" ? value.trim() : "";
   if (query.length > MAX_SEARCH_LENGTH) {
     throw new GraphQLError(`search is at most ${MAX_SEARCH_LENGTH} characters long.`, {
@@ -71,10 +85,12 @@ function applySearch(searchable: Searchable, qb: PgSelectQueryBuilder, value: un
     alias: SEARCH_TERM,
   });
   if (query === "") return;
-  // The matched rows are read again by address (a TID scan, under the policies as every read):
-  // cheaper than joining their ids to the other filters' rows or looking each up by key (000013).
-  // The sub-select runs the search once per statement, never while planning.
-  qb.where(sql`${qb.alias}.ctid = any((select ${searchable.matchingCtids}(${sql.value(query)}))::tid[])`);
+  const matches = sql`${searchable.matchingCtids}(${sql.value(query)})`;
+  qb.where(
+    reading === "by-address"
+      ? sql`${qb.alias}.ctid = any((select ${matches})::tid[])`
+      : sql`(${qb.alias}.ctid in (select unnest(${matches}))) is true`,
+  );
 }
 
 export const SearchPlugin: GraphileConfig.Plugin = {
@@ -91,6 +107,7 @@ export const SearchPlugin: GraphileConfig.Plugin = {
         }
         const searchable = searchableOf(pgFieldResource.codec);
         if (!searchable) return args;
+        const reading: MatchReading = context.Self.name === build.inflection.builtin("Query") ? "by-address" : "joined";
         const search = {
           description: `Only rows whose ${searchable.description} contains this text, ignoring case and accents ("lea" finds "Léa"); at most ${MAX_SEARCH_LENGTH} characters. Combine with \`orderBy: SEARCH_RANK\` for the best matches first.`,
           type: build.graphql.GraphQLString,
@@ -101,7 +118,7 @@ export const SearchPlugin: GraphileConfig.Plugin = {
           applyPlan(_parent: unknown, $target: any, arg: any) {
             const $select = isPgFieldConnection ? $target.getSubplan() : $target;
             arg.apply($select, (qb: PgSelectQueryBuilder, value: unknown) => {
-              applySearch(searchable, qb, value);
+              applySearch(searchable, qb, value, reading);
               return undefined;
             });
           },
