@@ -159,7 +159,7 @@ describe("search", () => {
     expect(asB).toEqual({ people: { totalCount: 1 }, companies: { totalCount: 1 } });
   });
 
-  it("searches a collection under another row (each row looked up in the matches, hashed once per statement)", async () => {
+  it("searches a collection under another row (the matches joined as a function scan's rows)", async () => {
     const data = await run(`{
       companies(orderBy: NAME_ASC) { nodes { name positions(search: "head of") { totalCount nodes { jobTitle } } } }
       people(orderBy: LAST_NAME_ASC, search: "lea") { nodes { lastName positions(search: "dupont-log") { nodes { email } } } }
@@ -172,6 +172,42 @@ describe("search", () => {
     expect(data.people.nodes).toEqual([
       { lastName: "Dupont", positions: { nodes: [{ email: "lea@dupont-logistique.test" }] } },
       { lastName: "Martin", positions: { nodes: [] } },
+    ]);
+  });
+
+  it("reads matches by address only where addresses are sound: stable functions, plain tables", async () => {
+    // Stable: the functions run in the calling statement's snapshot, so every address names a row
+    // version that statement sees (a volatile one would take a newer snapshot in READ COMMITTED).
+    const { rows: functions } = await owner.query<{
+      name: string;
+      volatility: string;
+      definer: boolean;
+      config: string[];
+    }>(
+      `select p.proname as name, p.provolatile as volatility, p.prosecdef as definer, coalesce(p.proconfig, '{}') as config
+         from pg_proc p where p.pronamespace = 'app_hidden'::regnamespace and p.proname like '%matching_ctid%'
+        order by 1`,
+    );
+    expect(functions.map((f) => [f.name, f.volatility, f.definer])).toEqual([
+      ["companies_matching_ctid_set", "s", false],
+      ["companies_matching_ctids", "s", true],
+      ["people_matching_ctid_set", "s", false],
+      ["people_matching_ctids", "s", true],
+      ["positions_matching_ctid_set", "s", false],
+      ["positions_matching_ctids", "s", true],
+    ]);
+    for (const f of functions) expect(f.config, f.name).toContain("search_path=pg_catalog, pg_temp");
+    // A ctid names a row within one table: a partitioned or inherited table would repeat addresses.
+    const { rows: tables } = await owner.query<{ name: string; kind: string; children: number }>(
+      `select c.relname as name, c.relkind::text as kind,
+              (select count(*)::int from pg_inherits i where i.inhparent = c.oid) as children
+         from pg_class c where c.oid in ('crm.people'::regclass, 'crm.companies'::regclass, 'crm.positions'::regclass)
+        order by 1`,
+    );
+    expect(tables).toEqual([
+      { name: "companies", kind: "r", children: 0 },
+      { name: "people", kind: "r", children: 0 },
+      { name: "positions", kind: "r", children: 0 },
     ]);
   });
 

@@ -3,7 +3,7 @@
 -- Reverts 000013 (search by row address): loses no data (functions only).
 
 --------------------------------------------------------------------------------
--- Revert part of migrations/current/100-search-by-row-address.sql: loses no data. Drops the
+-- Revert of migration 000013 (search by row address): loses no data. Drops the
 -- three *_matching_ctids functions and gives back the id-returning ones as 000009 left them.
 drop function if exists app_hidden.people_matching_ctids(text);
 drop function if exists app_hidden.companies_matching_ctids(text);
